@@ -1,0 +1,123 @@
+"""A bounded buffer of keyframes that summarises the task's progress so far.
+
+Two policies decide which incoming frames become keyframes:
+
+* ``interval``: keep a frame when at least ``min_interval`` seconds passed since the last keyframe.
+* ``change``: keep a frame when it differs from the last keyframe by more than ``change_threshold``
+  (mean absolute difference of small grey thumbnails, 0..1) and ``min_interval`` has passed.
+
+When the buffer is full, the keyframe whose removal leaves the most even coverage of the task is
+dropped (the one closest in time to its predecessor), so the first frame of the task and a spread
+of the rest survive. The newest frame seen is always part of :meth:`KeyframeBuffer.snapshot`, kept or
+not, because the planner must see the current state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import numpy as np
+
+from vlm_planner.core.frames import Frame, frame_difference, thumbnail
+from vlm_planner.errors import ConfigError
+
+POLICIES = ('interval', 'change')
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyframeConfig:
+    """How keyframes are chosen (see module docstring)."""
+
+    policy: str = 'change'
+    max_count: int = 8
+    min_interval: float = 0.5
+    change_threshold: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ConfigError(
+                f'keyframes.policy is {self.policy!r}; choose one of {", ".join(POLICIES)}.')
+        if self.max_count < 1:
+            raise ConfigError(f'keyframes.max_count must be at least 1, got {self.max_count}.')
+        if self.min_interval < 0:
+            raise ConfigError(
+                f'keyframes.min_interval must be >= 0 seconds, got {self.min_interval}.')
+        if not 0.0 <= self.change_threshold <= 1.0:
+            raise ConfigError(
+                f'keyframes.change_threshold must be within 0..1, got {self.change_threshold}.')
+
+
+class KeyframeBuffer:
+    """Thread-safe keyframe store; ``add`` is cheap enough to call from an image callback."""
+
+    def __init__(self, config: KeyframeConfig | None = None) -> None:
+        self.config = config or KeyframeConfig()
+        self._lock = threading.Lock()
+        self._keyframes: list[Frame] = []
+        self._last_thumb: np.ndarray | None = None
+        self._latest: Frame | None = None
+
+    def add(self, frame: Frame) -> bool:
+        """Offer a frame; return True when it was kept as a keyframe.
+
+        Frames older than the newest one seen are ignored (out-of-order delivery).
+        """
+        with self._lock:
+            if self._latest is not None and frame.stamp < self._latest.stamp:
+                return False
+            self._latest = frame
+            if not self._should_keep(frame):
+                return False
+            self._keyframes.append(frame)
+            if self.config.policy == 'change':
+                self._last_thumb = thumbnail(frame.image)
+            if len(self._keyframes) > self.config.max_count:
+                self._drop_one()
+            return True
+
+    def _should_keep(self, frame: Frame) -> bool:
+        if not self._keyframes:
+            if self.config.policy == 'change':
+                self._last_thumb = thumbnail(frame.image)
+            return True
+        if frame.stamp - self._keyframes[-1].stamp < self.config.min_interval:
+            return False
+        if self.config.policy == 'interval':
+            return True
+        change = frame_difference(thumbnail(frame.image), self._last_thumb)
+        return change > self.config.change_threshold
+
+    def _drop_one(self) -> None:
+        # Never drop the first keyframe (the task's start) nor the newest one, unless only one fits.
+        if len(self._keyframes) <= 2:
+            del self._keyframes[0]
+            return
+        stamps = [f.stamp for f in self._keyframes]
+        gaps = [stamps[i] - stamps[i - 1] for i in range(1, len(stamps) - 1)]
+        del self._keyframes[1 + int(np.argmin(gaps))]
+
+    @property
+    def latest(self) -> Frame | None:
+        """The newest frame offered, kept or not."""
+        with self._lock:
+            return self._latest
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._keyframes)
+
+    def snapshot(self) -> list[Frame]:
+        """Keyframes in time order, ending with the newest frame seen (at most max_count + 1)."""
+        with self._lock:
+            frames = list(self._keyframes)
+            if self._latest is not None and (not frames or frames[-1] is not self._latest):
+                frames.append(self._latest)
+            return frames
+
+    def reset(self) -> None:
+        """Forget everything, for a new task."""
+        with self._lock:
+            self._keyframes.clear()
+            self._last_thumb = None
+            self._latest = None

@@ -1,0 +1,32 @@
+"""Error classes, one per kind of failure, all under :class:`VlmPlannerError`.
+
+Every message says what was wrong and what to do about it, so callers can show it to a user as is.
+"""
+
+
+class VlmPlannerError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(VlmPlannerError):
+    """A configuration value, file or parameter is missing or invalid."""
+
+
+class ActionLibraryError(ConfigError):
+    """The action library file is missing, malformed, or names an action twice."""
+
+
+class UnknownActionError(VlmPlannerError):
+    """A label is not in the action library."""
+
+
+class ImageConversionError(VlmPlannerError):
+    """An image message cannot be turned into an RGB array (bad encoding, size or data)."""
+
+
+class ModelLoadError(VlmPlannerError):
+    """A model folder cannot be loaded by the selected backend."""
+
+
+class InferenceError(VlmPlannerError):
+    """The model failed while answering a planning question."""

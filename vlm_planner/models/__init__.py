@@ -1,0 +1,1 @@
+"""Model backends: one protocol (:mod:`.base`) and one module per way of running a model."""
