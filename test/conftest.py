@@ -32,7 +32,7 @@ def ros_context():
 
 @pytest.fixture
 def executor(ros_context):
-    """A multi-threaded executor on the test's context; every node added is destroyed afterwards."""
+    """A multi-threaded executor on the test's context; its nodes are destroyed afterwards."""
     from rclpy.executors import MultiThreadedExecutor
     ex = MultiThreadedExecutor(num_threads=4, context=ros_context)
     yield ex
@@ -43,7 +43,7 @@ def executor(ros_context):
 
 
 def spin_until(executor, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Spin ``executor`` until ``predicate()`` is true or ``timeout`` seconds pass; return the result."""
+    """Spin ``executor`` until ``predicate()`` holds or ``timeout`` s pass; return the result."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

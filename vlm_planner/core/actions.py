@@ -9,8 +9,8 @@ An action library is a YAML file::
         noun: red block
         description: ...                 # optional, free text for people
 
-Labels are unique (compared without case or surrounding blanks) and are the only strings the planner
-may ever publish on its ``action`` topic.
+Labels are unique (compared without case or surrounding blanks) and are the only strings the
+planner may ever publish on its ``action`` topic.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class ActionLibrary:
             key = normalize_label(action.label)
             if not key:
                 raise ActionLibraryError(
-                    f'action library {name!r}: action #{i + 1} has an empty label; give it a label.')
+                    f'action library {name!r}: action #{i + 1} has an empty label; '
+                    'give it a label.')
             if key in self._index:
                 raise ActionLibraryError(
                     f'action library {name!r}: label {action.label!r} appears twice; '
@@ -71,7 +72,8 @@ class ActionLibrary:
                 f'action library file {path} does not exist; set the "actions_file" parameter '
                 'to a YAML file such as config/actions/tabletop.yaml.') from None
         except yaml.YAMLError as exc:
-            raise ActionLibraryError(f'action library file {path} is not valid YAML: {exc}') from None
+            raise ActionLibraryError(
+                f'action library file {path} is not valid YAML: {exc}') from None
         return cls.from_dict(data, source=str(path))
 
     @classmethod

@@ -23,7 +23,8 @@ class Frame:
         image = self.image
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(
-                f'a frame must be an H x W x 3 RGB array, got shape {getattr(image, "shape", None)}')
+                'a frame must be an H x W x 3 RGB array, '
+                f'got shape {getattr(image, "shape", None)}')
         if image.dtype != np.uint8:
             raise ValueError(f'a frame must be uint8, got {image.dtype}')
         if image.shape[0] == 0 or image.shape[1] == 0:

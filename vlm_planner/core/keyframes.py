@@ -8,8 +8,8 @@ Two policies decide which incoming frames become keyframes:
 
 When the buffer is full, the keyframe whose removal leaves the most even coverage of the task is
 dropped (the one closest in time to its predecessor), so the first frame of the task and a spread
-of the rest survive. The newest frame seen is always part of :meth:`KeyframeBuffer.snapshot`, kept or
-not, because the planner must see the current state.
+of the rest survive. The newest frame seen is always part of :meth:`KeyframeBuffer.snapshot`,
+kept or not, because the planner must see the current state.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class KeyframeBuffer:
         return change > self.config.change_threshold
 
     def _drop_one(self) -> None:
-        # Never drop the first keyframe (the task's start) nor the newest one, unless only one fits.
+        # Never drop the first keyframe (the task's start) nor the newest, unless only one fits.
         if len(self._keyframes) <= 2:
             del self._keyframes[0]
             return

@@ -27,7 +27,7 @@ class VLMBackend(abc.ABC):
 
     @abc.abstractmethod
     def score_letters(self, messages: Sequence[Message], letters: Sequence[str]) -> np.ndarray:
-        """Return log-probabilities (normalised over ``letters``) of each letter as the reply's start.
+        """Return log-probabilities of each letter as the reply's start, normalised over them.
 
         Args:
             messages: the conversation; the assistant's reply starts right after it.

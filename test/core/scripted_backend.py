@@ -1,0 +1,39 @@
+"""A scripted stand-in for a model, for tests that target the strategies and the planner."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vlm_planner.core.chat import Generation, TextPart
+from vlm_planner.models.base import VLMBackend
+
+
+class ScriptedBackend(VLMBackend):
+    """Returns preset letter probabilities and replies, and records every call.
+
+    ``probs`` may be one list or a list of lists used in call order (the last one repeats).
+    """
+
+    name = 'scripted'
+
+    def __init__(self, probs=None, replies=None):
+        self.probs = probs if probs and isinstance(probs[0], list) else [probs or [1.0]]
+        self.replies = replies or []
+        self.score_calls = []
+        self.generate_calls = []
+
+    def score_letters(self, messages, letters):
+        self.score_calls.append(list(messages))
+        p = np.asarray(self.probs[min(len(self.score_calls) - 1, len(self.probs) - 1)], float)
+        p = np.resize(p, len(letters)) + 1e-9
+        return np.log(p / p.sum())
+
+    def generate(self, messages, *, num_samples=1, temperature=0.0, max_new_tokens=128):
+        self.generate_calls.append((list(messages), num_samples, temperature))
+        texts = (self.replies * num_samples)[:num_samples] if self.replies else [''] * num_samples
+        return [Generation(t, len(t.split())) for t in texts]
+
+
+def message_text(messages) -> str:
+    """All text parts of ``messages`` joined, for assertions on prompt content."""
+    return '\n'.join(p.text for m in messages for p in m.content if isinstance(p, TextPart))

@@ -1,0 +1,96 @@
+"""Tests for the four prompting strategies, against a scripted backend."""
+
+import numpy as np
+import pytest
+
+from test.core.scripted_backend import ScriptedBackend, message_text
+from vlm_planner.core.frames import Frame
+from vlm_planner.core.prompts import PlanningQuestion
+from vlm_planner.core.strategies import StrategyConfig, make_strategy
+from vlm_planner.errors import ConfigError
+
+QUESTION = PlanningQuestion(
+    goal='put the red block in the bin', history=(),
+    current=Frame(np.zeros((8, 8, 3), np.uint8), 0.0),
+    candidates=('pick up the red block', 'put the held block in the bin', 'wait'))
+
+
+def decide(name, backend, **kwargs):
+    return make_strategy(StrategyConfig(name=name, **kwargs)).decide(backend, QUESTION)
+
+
+def test_base_takes_most_probable_letter_in_one_pass():
+    backend = ScriptedBackend(probs=[0.2, 0.7, 0.1])
+    result = decide('base', backend)
+    assert result.index == 1
+    assert result.confidence == pytest.approx(0.7)
+    assert result.scores == pytest.approx([0.2, 0.7, 0.1])
+    assert len(backend.score_calls) == 1 and not backend.generate_calls
+    assert 'Answer with the letter' in message_text(backend.score_calls[0])
+
+
+def test_cot_asks_to_think_and_parses_the_reasoned_answer():
+    backend = ScriptedBackend(replies=['Nothing is held yet. Answer: (A)'])
+    result = decide('cot', backend)
+    assert result.index == 0 and result.answer_method == 'marker'
+    assert result.rationale.startswith('Nothing is held')
+    assert result.invalid_answers == 0 and result.tokens > 0
+    assert 'Think step by step' in message_text(backend.generate_calls[0][0])
+    assert not backend.score_calls
+
+
+def test_cot_counts_an_unparseable_reply_and_scores_letters_after_it():
+    backend = ScriptedBackend(probs=[0.1, 0.1, 0.8], replies=['hmm, blocks everywhere'])
+    result = decide('cot', backend)
+    assert result.invalid_answers == 1
+    assert result.index == 2 and result.answer_method == 'scored after reasoning'
+    followup = backend.score_calls[0]
+    assert followup[-2].role == 'assistant' and followup[-2].content[0].text == (
+        'hmm, blocks everywhere')
+
+
+def test_reflect_shows_first_answer_and_takes_second_pass():
+    backend = ScriptedBackend(probs=[[0.6, 0.3, 0.1], [0.1, 0.8, 0.1]])
+    result = decide('reflect', backend)
+    assert result.index == 1 and result.confidence == pytest.approx(0.8)
+    second = backend.score_calls[1]
+    assert 'You answered (A) pick up the red block' in message_text(second)
+    assert 'revised to (B)' in result.rationale
+
+
+def test_reflect_can_keep_its_answer():
+    result = decide('reflect', ScriptedBackend(probs=[0.1, 0.1, 0.8]))
+    assert result.index == 2 and 'kept' in result.rationale
+
+
+def test_consistency_samples_in_one_batch_and_votes():
+    replies = ['Answer: (B)', 'Answer: (C)', 'I would put the held block in the bin', 'nonsense',
+               'Answer: (C)', 'B']
+    backend = ScriptedBackend(replies=replies)
+    result = decide('consistency', backend, samples=6, temperature=0.9)
+    assert len(backend.generate_calls) == 1
+    assert backend.generate_calls[0][1:] == (6, 0.9)
+    assert result.votes == [0, 3, 2]
+    assert result.index == 1 and result.confidence == pytest.approx(3 / 6)
+    assert result.invalid_answers == 1 and result.answer_method == 'vote'
+
+
+def test_consistency_tie_goes_to_earlier_option():
+    backend = ScriptedBackend(replies=['Answer: (C)', 'Answer: (A)'])
+    assert decide('consistency', backend, samples=2).index == 0
+
+
+def test_consistency_with_no_valid_sample_falls_back_to_scoring_and_says_so():
+    backend = ScriptedBackend(probs=[0.1, 0.2, 0.7], replies=['??'])
+    result = decide('consistency', backend, samples=3)
+    assert result.index == 2 and result.invalid_answers == 3
+    assert result.votes == [0, 0, 0]
+    assert 'no sample was valid' in result.answer_method
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'name': 'tot'}, 'unknown'), ({'name': 'consistency', 'temperature': 0}, 'temperature'),
+    ({'samples': 0}, 'samples'), ({'max_new_tokens': 0}, 'max_new_tokens')])
+def test_bad_strategy_config_is_rejected(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        StrategyConfig(**kwargs)
