@@ -50,3 +50,15 @@ def spin_until(executor, predicate: Callable[[], bool], timeout: float = 10.0) -
             return True
         executor.spin_once(timeout_sec=0.05)
     return predicate()
+
+
+@pytest.fixture(scope='session')
+def tiny_model_cache(tmp_path_factory):
+    """Point the tiny-model cache at a session folder, so tests build their own model once."""
+    previous = os.environ.get('VLM_PLANNER_CACHE')
+    os.environ['VLM_PLANNER_CACHE'] = str(tmp_path_factory.mktemp('vlm_planner_cache'))
+    yield os.environ['VLM_PLANNER_CACHE']
+    if previous is None:
+        del os.environ['VLM_PLANNER_CACHE']
+    else:
+        os.environ['VLM_PLANNER_CACHE'] = previous

@@ -93,3 +93,12 @@ def test_frame_validation_and_thumbnail_difference():
     assert a.shape == (32, 32)
     assert frame_difference(a, b) == pytest.approx(1.0)
     assert frame_difference(a, a) == 0.0
+
+
+def test_reset_keeping_latest_starts_the_new_task_from_the_current_frame():
+    buffer = KeyframeBuffer(KeyframeConfig(policy='interval', min_interval=0.0))
+    for t in range(3):
+        buffer.add(solid(t * 50, float(t)))
+    buffer.reset(keep_latest=True)
+    assert [f.stamp for f in buffer.snapshot()] == [2.0]
+    assert len(buffer) == 1

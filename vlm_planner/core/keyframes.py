@@ -115,9 +115,12 @@ class KeyframeBuffer:
                 frames.append(self._latest)
             return frames
 
-    def reset(self) -> None:
-        """Forget everything, for a new task."""
+    def reset(self, keep_latest: bool = False) -> None:
+        """Forget the task so far; with ``keep_latest`` the newest frame starts the next task."""
         with self._lock:
+            latest = self._latest if keep_latest else None
             self._keyframes.clear()
             self._last_thumb = None
             self._latest = None
+        if latest is not None:
+            self.add(latest)

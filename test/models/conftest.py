@@ -1,0 +1,56 @@
+"""Shared fixtures: one tiny model build and one loaded backend per test session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vlm_planner.core.frames import Frame
+
+
+@pytest.fixture(scope='session')
+def tiny_cache(tmp_path_factory):
+    """Build the tiny Qwen2.5-VL (seed 0) once per session; return its cache root."""
+    from vlm_planner.models.tiny import ensure_tiny_model
+
+    root = tmp_path_factory.mktemp('vlm_planner_cache')
+    ensure_tiny_model(cache_dir=root)
+    return root
+
+
+@pytest.fixture(scope='session')
+def tiny_model_path(tiny_cache):
+    """Return the folder of the session's tiny model."""
+    from vlm_planner.models.tiny import ensure_tiny_model
+
+    return ensure_tiny_model(cache_dir=tiny_cache)
+
+
+@pytest.fixture(scope='session')
+def backend(tiny_model_path):
+    """Load a CPU backend on the session's tiny model."""
+    from vlm_planner.models.hf import TransformersBackend
+
+    return TransformersBackend(path=tiny_model_path, device='cpu')
+
+
+@pytest.fixture(scope='session')
+def make_frame():
+    """Return a factory of synthetic camera frames (see :func:`synthetic_frame`)."""
+    return synthetic_frame
+
+
+def synthetic_frame(kind: str, stamp: float = 0.0, shape: tuple[int, int] = (96, 128)) -> Frame:
+    """Make a synthetic camera frame: 'black', 'white', 'noise' or 'stripes'."""
+    height, width = shape
+    if kind == 'black':
+        image = np.zeros((height, width, 3), np.uint8)
+    elif kind == 'white':
+        image = np.full((height, width, 3), 255, np.uint8)
+    elif kind == 'noise':
+        image = np.random.default_rng(int(stamp * 1000)).integers(
+            0, 256, (height, width, 3), dtype=np.uint8)
+    else:
+        image = np.zeros((height, width, 3), np.uint8)
+        image[:, ::8] = (255, 0, 0)
+    return Frame(image, stamp)

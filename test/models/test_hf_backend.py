@@ -1,0 +1,226 @@
+"""TransformersBackend on the tiny Qwen2.5-VL: letter scores, generation, inputs, load errors."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from vlm_planner.core.chat import Generation, ImagePart, Message, TextPart, VideoPart
+from vlm_planner.errors import ConfigError, InferenceError, ModelLoadError
+from vlm_planner.models.hf import _fit_pixels, _subsample_indices, TransformersBackend
+
+QUESTION = 'What should be my next action? A. pick B. put C. stack D. open'
+
+
+def ask(*parts) -> list[Message]:
+    """Build a one-message user prompt."""
+    return [Message('user', tuple(parts))]
+
+
+@pytest.fixture
+def full_prompt(make_frame):
+    """Build a prompt with a video of the task so far, the current image and a question."""
+    video = VideoPart(tuple(make_frame('noise', stamp=t) for t in (0.0, 1.0, 2.0, 3.0)))
+    return ask(video, ImagePart(make_frame('stripes', 3.0)), TextPart(QUESTION))
+
+
+def test_backend_identity(backend, tiny_model_path):
+    assert backend.name == tiny_model_path.name
+    assert backend.untrained is True
+    assert backend.device == torch.device('cpu') and backend.dtype == torch.float32
+
+
+def test_scores_are_a_distribution_over_the_letters(backend, full_prompt):
+    scores = backend.score_letters(full_prompt, ['A', 'B', 'C', 'D'])
+
+    assert scores.shape == (4,)
+    assert np.isfinite(scores).all()
+    assert np.exp(scores).sum() == pytest.approx(1.0, abs=1e-9)
+
+
+def test_scores_are_deterministic(backend, full_prompt):
+    first = backend.score_letters(full_prompt, 'ABCDE')
+    second = backend.score_letters(full_prompt, 'ABCDE')
+
+    np.testing.assert_array_equal(first, second)
+
+
+def test_scores_depend_on_the_image(backend, make_frame):
+    black = backend.score_letters(ask(ImagePart(make_frame('black')), TextPart(QUESTION)), 'ABCD')
+    white = backend.score_letters(ask(ImagePart(make_frame('white')), TextPart(QUESTION)), 'ABCD')
+
+    assert np.abs(black - white).max() > 1e-4
+
+
+def test_scores_depend_on_the_video(backend, make_frame):
+    image = ImagePart(make_frame('stripes'))
+    dark = VideoPart((make_frame('black', 0.0), make_frame('black', 1.0)))
+    bright = VideoPart((make_frame('white', 0.0), make_frame('white', 1.0)))
+
+    a = backend.score_letters(ask(dark, image, TextPart(QUESTION)), 'ABCD')
+    b = backend.score_letters(ask(bright, image, TextPart(QUESTION)), 'ABCD')
+
+    assert np.abs(a - b).max() > 1e-4
+
+
+def test_image_only_and_text_only_prompts(backend, make_frame):
+    image = ImagePart(make_frame('noise'))
+    image_only = backend.score_letters(ask(image, TextPart(QUESTION)), 'AB')
+    text_only = backend.score_letters([Message.text('user', QUESTION)], 'AB')
+
+    assert np.isfinite(image_only).all() and np.isfinite(text_only).all()
+    assert backend.generate(ask(image), max_new_tokens=4)[0].num_tokens > 0
+
+
+@pytest.mark.parametrize('count', [1, 2, 3, 7])
+def test_videos_of_any_length_work(backend, make_frame, count):
+    video = VideoPart(tuple(make_frame('noise', stamp=0.5 * i) for i in range(count)))
+
+    scores = backend.score_letters(ask(video, TextPart(QUESTION)), 'ABCD')
+
+    assert np.isfinite(scores).all()
+
+
+def test_long_video_is_subsampled_keeping_the_last_frame(tiny_model_path, make_frame):
+    backend = TransformersBackend(path=tiny_model_path, device='cpu', max_frames=4)
+    frames = tuple(make_frame('noise', stamp=float(i)) for i in range(10))
+    kept = tuple(frames[i] for i in (0, 3, 6, 9))
+
+    long = backend.score_letters(ask(VideoPart(frames), TextPart(QUESTION)), 'ABCD')
+    short = backend.score_letters(ask(VideoPart(kept), TextPart(QUESTION)), 'ABCD')
+
+    np.testing.assert_array_equal(long, short)
+
+
+def test_large_frames_are_shrunk_within_the_budget(backend, make_frame):
+    big = make_frame('noise', shape=(480, 640))
+
+    small = _fit_pixels(big.image, 112 * 112)
+
+    assert small.shape[0] * small.shape[1] <= 112 * 112
+    assert small.shape[1] / small.shape[0] == pytest.approx(640 / 480, rel=0.05)
+    assert small.dtype == np.uint8
+    prompt = ask(VideoPart((big, big)), ImagePart(big), TextPart(QUESTION))
+    assert np.isfinite(backend.score_letters(prompt, 'AB')).all()
+
+
+def test_subsample_indices_spread_evenly_and_keep_the_last():
+    assert _subsample_indices(3, 8) == [0, 1, 2]
+    assert _subsample_indices(10, 4) == [0, 3, 6, 9]
+    assert _subsample_indices(10, 1) == [9]
+    assert _subsample_indices(5, 2) == [0, 4]
+
+
+def test_multi_token_letter_is_an_inference_error(backend, full_prompt):
+    with pytest.raises(InferenceError, match='§'):
+        backend.score_letters(full_prompt, ['A', '§'])
+    with pytest.raises(InferenceError):
+        backend.score_letters(full_prompt, [])
+
+
+def test_sampling_returns_the_samples_from_one_batched_call(backend, full_prompt, monkeypatch):
+    calls = []
+    original = backend.model.generate
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(backend.model, 'generate', spy)
+    torch.manual_seed(0)
+
+    replies = backend.generate(full_prompt, num_samples=3, temperature=1.0, max_new_tokens=8)
+
+    assert len(calls) == 1 and calls[0]['num_return_sequences'] == 3
+    assert len(replies) == 3
+    assert all(isinstance(r, Generation) and 0 < r.num_tokens <= 8 for r in replies)
+    assert all('<|' not in r.text and QUESTION not in r.text for r in replies)
+    # The tiny model ships Qwen's top_k=1; sampling must still give different replies.
+    assert len({r.text for r in replies}) > 1
+
+
+def test_greedy_generation_is_deterministic(backend, full_prompt):
+    first = backend.generate(full_prompt, num_samples=2, temperature=0.0, max_new_tokens=6)
+    second = backend.generate(full_prompt, temperature=0.0, max_new_tokens=6)
+
+    assert len(first) == 2 and first[0] == first[1] == second[0]
+    assert 0 < first[0].num_tokens <= 6
+
+
+def test_generate_rejects_bad_arguments(backend, full_prompt):
+    with pytest.raises(ValueError):
+        backend.generate(full_prompt, num_samples=0)
+    with pytest.raises(ValueError):
+        backend.generate(full_prompt, temperature=-1.0)
+
+
+def test_empty_video_is_an_inference_error(backend):
+    with pytest.raises(InferenceError, match='no frames'):
+        backend.score_letters(ask(VideoPart(()), TextPart(QUESTION)), 'AB')
+
+
+def test_concurrent_calls_agree(backend, full_prompt):
+    expected = backend.score_letters(full_prompt, 'ABCD')
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(backend.score_letters(full_prompt, 'ABCD'))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert len(results) == 3 and all(np.array_equal(r, expected) for r in results)
+
+
+def test_missing_folder_is_a_load_error(tmp_path):
+    missing = tmp_path / 'no-such-model'
+
+    with pytest.raises(ModelLoadError, match='make-tiny-model') as info:
+        TransformersBackend(path=missing, device='cpu')
+
+    assert str(missing) in str(info.value)
+
+
+def test_folder_without_config_is_a_load_error(tmp_path):
+    (tmp_path / 'model.safetensors').write_bytes(b'')
+
+    with pytest.raises(ModelLoadError, match='config.json') as info:
+        TransformersBackend(path=tmp_path, device='cpu')
+
+    assert str(tmp_path) in str(info.value)
+
+
+def test_folder_without_weights_is_a_load_error(tmp_path):
+    (tmp_path / 'config.json').write_text('{}')
+
+    with pytest.raises(ModelLoadError, match='safetensors') as info:
+        TransformersBackend(path=tmp_path, device='cpu')
+
+    assert str(tmp_path) in str(info.value)
+
+
+def test_broken_model_folder_is_a_load_error(tmp_path):
+    (tmp_path / 'config.json').write_text('{"model_type": "qwen2_5_vl"}')
+    (tmp_path / 'model.safetensors').write_bytes(b'not safetensors')
+
+    with pytest.raises(ModelLoadError) as info:
+        TransformersBackend(path=tmp_path, device='cpu')
+
+    assert str(tmp_path) in str(info.value)
+
+
+@pytest.mark.parametrize('options', [{'device': 'gpu'}, {'dtype': 'float8'},
+                                     {'max_frames': 0}, {'max_pixels': 0}])
+def test_bad_options_are_config_errors(tiny_model_path, options):
+    with pytest.raises(ConfigError):
+        TransformersBackend(path=tiny_model_path, **options)

@@ -1,0 +1,188 @@
+"""Integration tests of the planner node over real DDS, with a real tiny transformers model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rcl_interfaces.srv import SetParameters  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+from test.conftest import spin_until  # noqa: E402
+from vlm_planner.config_paths import default_actions_file  # noqa: E402
+from vlm_planner.core.actions import ActionLibrary  # noqa: E402
+from vlm_planner.ros.conversions import rgb_to_image_msg  # noqa: E402
+from vlm_planner.ros.planner_node import PlannerNode  # noqa: E402
+from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS  # noqa: E402
+
+LABELS = ActionLibrary.from_yaml(default_actions_file()).labels
+GOAL = 'put the red block in the bin'
+
+
+class Harness:
+    """A test node that plays camera, task giver and manipulator, and records the outputs."""
+
+    def __init__(self, executor, context):
+        self.executor = executor
+        self.node = rclpy.create_node('harness', context=context)
+        executor.add_node(self.node)
+        self.image_pub = self.node.create_publisher(Image, 'image', SENSOR_QOS)
+        self.goal_pub = self.node.create_publisher(String, 'goal', LATCHED_QOS)
+        self.status_pub = self.node.create_publisher(String, 'manipulator/status', LATCHED_QOS)
+        self.actions, self.decisions, self.diagnostics = [], [], []
+        self.node.create_subscription(String, 'action', lambda m: self.actions.append(m.data),
+                                      COMMAND_QOS)
+        self.node.create_subscription(
+            String, 'decision', lambda m: self.decisions.append(json.loads(m.data)), COMMAND_QOS)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics',
+                                      lambda m: self.diagnostics.append(m), 10)
+        self.rng = np.random.default_rng(0)
+
+    def frame(self, encoding='rgb8', **overrides):
+        rgb = self.rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+        msg = rgb_to_image_msg(rgb, 'rgb8', self.node.get_clock().now().to_msg())
+        for key, value in overrides.items():
+            setattr(msg, key, value)
+        msg.encoding = encoding
+        self.image_pub.publish(msg)
+        self.spin(0.05)
+
+    def spin(self, seconds):
+        spin_until(self.executor, lambda: False, timeout=seconds)
+
+    def call(self, service_type, name, request=None, timeout=30.0):
+        client = self.node.create_client(service_type, name)
+        assert client.wait_for_service(timeout_sec=10.0), f'{name} not offered'
+        future = client.call_async(request or service_type.Request())
+        assert spin_until(self.executor, future.done, timeout), f'{name} did not answer'
+        return future.result()
+
+
+@pytest.fixture
+def planner(executor, ros_context, tiny_model_cache):
+    def start(**params):
+        overrides = [Parameter(k, value=v) for k, v in params.items()]
+        node = PlannerNode(context=ros_context, parameter_overrides=overrides)
+        executor.add_node(node)
+        return node
+    return start
+
+
+@pytest.fixture
+def harness(executor, ros_context):
+    return Harness(executor, ros_context)
+
+
+def test_plan_service_publishes_one_library_action_and_a_full_decision_record(planner, harness):
+    planner(**{'trigger.mode': 'service'})
+    harness.goal_pub.publish(String(data=GOAL))
+    for _ in range(3):
+        harness.frame()
+    response = harness.call(Trigger, '/vlm_planner/plan')
+    assert response.success, response.message
+    assert response.message in LABELS
+    assert spin_until(harness.executor, lambda: harness.actions and harness.decisions, 10)
+    assert harness.actions == [response.message]
+    record = harness.decisions[0]
+    assert record['action'] == response.message and record['goal'] == GOAL
+    assert record['candidates'] == LABELS
+    assert len(record['scores']) == len(LABELS)
+    assert sum(record['scores']) == pytest.approx(1.0, abs=1e-4)
+    assert record['strategy'] == 'base' and record['untrained'] is True
+    assert record['trigger'] == 'service' and record['published'] is True
+    assert record['latency_s'] > 0 and len(record['keyframe_stamps']) >= 1
+
+
+def test_idle_manipulator_triggers_decisions_and_waits_for_the_outcome(planner, harness):
+    planner(**{'trigger.settle_time': 0.0})
+    harness.goal_pub.publish(String(data=GOAL))
+    harness.frame()
+    harness.status_pub.publish(String(data='idle'))
+    assert spin_until(harness.executor, lambda: (harness.frame() or len(harness.actions)) >= 1,
+                      20)
+    harness.spin(1.0)  # still executing as far as the planner knows: no second decision
+    harness.frame()
+    assert len(harness.actions) == 1
+    harness.status_pub.publish(String(data='executing'))
+    harness.spin(0.2)
+    harness.status_pub.publish(String(data='succeeded'))
+    assert spin_until(harness.executor, lambda: (harness.frame() or len(harness.actions)) >= 2,
+                      20)
+    assert all(a in LABELS for a in harness.actions)
+
+
+def test_bad_frames_are_reported_and_the_node_keeps_planning(planner, harness):
+    planner(**{'trigger.mode': 'service', 'diagnostics_period': 0.2})
+    harness.goal_pub.publish(String(data=GOAL))
+    harness.frame(encoding='32FC1')
+    response = harness.call(Trigger, '/vlm_planner/plan')
+    assert not response.success and 'no camera frame' in response.message
+    assert spin_until(harness.executor, lambda: any(
+        '32FC1' in s.message for d in harness.diagnostics for s in d.status), 5)
+    harness.frame(step=10)  # step shorter than a row
+    harness.frame()
+    response = harness.call(Trigger, '/vlm_planner/plan')
+    assert response.success and response.message in LABELS
+    values = {kv.key: kv.value for kv in harness.diagnostics[-1].status[0].values}
+    assert int(values['frames_rejected']) >= 1
+
+
+def test_plan_is_refused_without_goal_or_with_stale_frames(planner, harness):
+    planner(**{'trigger.mode': 'service', 'max_frame_age': 0.5})
+    harness.frame()
+    response = harness.call(Trigger, '/vlm_planner/plan')
+    assert not response.success and 'no goal' in response.message
+    harness.goal_pub.publish(String(data=GOAL))
+    harness.spin(1.0)
+    response = harness.call(Trigger, '/vlm_planner/plan')
+    assert not response.success and 'old' in response.message and 'max_frame_age' in (
+        response.message)
+    assert harness.actions == []
+
+
+def test_strategy_switches_at_run_time_and_bad_values_are_refused(planner, harness):
+    planner(**{'trigger.mode': 'service'})
+    result = harness.call(SetParameters, '/vlm_planner/set_parameters', SetParameters.Request(
+        parameters=[Parameter('strategy.name', value='nope').to_parameter_msg()]))
+    assert not result.results[0].successful and 'unknown' in result.results[0].reason
+    result = harness.call(SetParameters, '/vlm_planner/set_parameters', SetParameters.Request(
+        parameters=[Parameter('model.path', value='/x').to_parameter_msg()]))
+    assert not result.results[0].successful
+    result = harness.call(SetParameters, '/vlm_planner/set_parameters', SetParameters.Request(
+        parameters=[Parameter('strategy.name', value='reflect').to_parameter_msg(),
+                    Parameter('goal', value=GOAL).to_parameter_msg()]))
+    assert result.results[0].successful
+    harness.frame()
+    response = harness.call(Trigger, '/vlm_planner/plan')
+    assert response.success
+    assert spin_until(harness.executor, lambda: harness.decisions, 10)
+    assert harness.decisions[-1]['strategy'] == 'reflect'
+    assert harness.decisions[-1]['goal'] == GOAL
+
+
+def test_low_confidence_decision_is_recorded_but_no_action_goes_out(planner, harness):
+    planner(**{'trigger.mode': 'service', 'min_confidence': 0.99, 'goal': GOAL})
+    harness.frame()
+    response = harness.call(Trigger, '/vlm_planner/plan')
+    assert not response.success and 'below min_confidence' in response.message
+    assert spin_until(harness.executor, lambda: harness.decisions, 10)
+    assert harness.decisions[0]['published'] is False
+    harness.spin(0.3)
+    assert harness.actions == []
+
+
+def test_reset_forgets_keyframes(planner, harness):
+    node = planner(**{'trigger.mode': 'service'})
+    for _ in range(3):
+        harness.frame()
+    assert node.buffer.latest is not None
+    assert harness.call(Trigger, '/vlm_planner/reset').success
+    assert node.buffer.latest is None and len(node.buffer) == 0

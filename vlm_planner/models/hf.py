@@ -1,0 +1,383 @@
+"""Run a local video VLM through Hugging Face transformers.
+
+Any model folder that loads with ``AutoModelForImageTextToText`` and ``AutoProcessor`` and has a
+chat template works: Qwen2-VL, Qwen2.5-VL, Qwen3-VL, LLaVA-OneVision, VideoLLaMA3, SmolVLM2, ...
+Nothing is downloaded; the folder must hold ``config.json`` and safetensors weights.
+
+Frames go to the processor as numpy arrays, already subsampled to ``max_frames`` and shrunk to
+``max_pixels`` here, so the cost of a prompt is bounded whatever the camera delivers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+import re
+import threading
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import torch
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+from vlm_planner.core.chat import Generation, ImagePart, Message, TextPart, VideoPart
+from vlm_planner.core.frames import Frame
+from vlm_planner.errors import ConfigError, InferenceError, ModelLoadError
+from vlm_planner.models.base import VLMBackend
+from vlm_planner.models.tiny import read_tiny_marker
+
+logger = logging.getLogger(__name__)
+
+DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16, 'float32': torch.float32}
+
+# Frame rate reported for clips whose stamps give none (one frame, equal stamps); the rate
+# qwen-vl-utils samples videos at.
+DEFAULT_VIDEO_FPS = 2.0
+
+_DEVICE_PATTERN = re.compile(r'auto|cpu|cuda(:\d+)?')
+
+_HINT = ('Run `vlm-planner make-tiny-model` for an offline test model, or point model.path at a '
+         'folder with config.json, safetensors weights and the processor files.')
+
+
+class TransformersBackend(VLMBackend):
+    """A video VLM from a local folder, run with transformers; safe to call from several threads.
+
+    Attributes:
+        name: the model folder's name.
+        path: the model folder.
+        device: the torch device the model runs on.
+        dtype: the torch dtype of the weights.
+        untrained: True when the folder is a tiny random build (see :mod:`.tiny`).
+        model: the loaded ``transformers`` model.
+        processor: the loaded processor.
+    """
+
+    def __init__(self, *, path: str | Path, device: str = 'auto', dtype: str = 'auto',
+                 attn_implementation: str = '', max_frames: int = 8, max_pixels: int = 448 * 448,
+                 trust_remote_code: bool = False) -> None:
+        """Load the model and processor in ``path``.
+
+        Args:
+            path: local model folder.
+            device: ``'auto'`` (CUDA when available), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+            dtype: ``'auto'`` (bfloat16 on CUDA, float32 on CPU), ``'bfloat16'``, ``'float16'``
+                or ``'float32'``.
+            attn_implementation: attention kernel such as ``'sdpa'`` or ``'flash_attention_2'``;
+                empty for the model's default.
+            max_frames: most video frames sent; longer clips are evenly subsampled keeping the
+                last frame.
+            max_pixels: pixel budget per frame or image; larger ones are shrunk to fit first.
+            trust_remote_code: allow code shipped in the model folder to run.
+
+        Raises:
+            ConfigError: an argument is invalid.
+            ModelLoadError: the folder is missing, is not a model folder, or fails to load.
+        """
+        if max_frames < 1:
+            raise ConfigError(f'model.max_frames must be at least 1, got {max_frames}.')
+        if max_pixels < 1:
+            raise ConfigError(f'model.max_pixels must be at least 1, got {max_pixels}.')
+        self.path = Path(path).expanduser()
+        self.name = self.path.name
+        self.device = torch.device(_resolve_device(device))
+        self.dtype = _resolve_dtype(dtype, self.device)
+        self.max_frames = max_frames
+        self.max_pixels = max_pixels
+        self.untrained = read_tiny_marker(self.path) is not None
+        self._lock = threading.Lock()
+        _check_model_folder(self.path)
+        self.processor, self.model = _load(
+            self.path, self.device, self.dtype, attn_implementation, trust_remote_code)
+        self._tokenizer = self.processor.tokenizer
+        self._eos_ids = _eos_ids(self.model, self._tokenizer)
+        # Only the last position's logits are needed; skip the rest where the model allows.
+        self._logits_kwargs = (
+            {'logits_to_keep': 1} if _accepts(self.model.forward, 'logits_to_keep') else {})
+
+    def score_letters(self, messages: Sequence[Message], letters: Sequence[str]) -> np.ndarray:
+        """Return log-probabilities of ``letters`` as the reply's first token.
+
+        One forward pass: the logits at the last prompt position are restricted to the letters'
+        token ids before the softmax, so the exponentials of the result sum to 1.
+
+        Raises:
+            InferenceError: a letter is not a single token, or the model fails.
+        """
+        ids = self._letter_ids(letters)
+        with self._lock, torch.inference_mode():
+            inputs = self._inputs(messages)
+            try:
+                logits = self.model(**inputs, **self._logits_kwargs).logits[0, -1]
+            except Exception as error:  # noqa: BLE001 - any failure inside the model
+                raise _inference_error(error) from error
+            scores = torch.log_softmax(logits[ids].double(), dim=-1)
+        return scores.cpu().numpy()
+
+    def generate(self, messages: Sequence[Message], *, num_samples: int = 1,
+                 temperature: float = 0.0, max_new_tokens: int = 128) -> list[Generation]:
+        """Generate ``num_samples`` replies in one batched call.
+
+        Greedy when ``temperature`` is 0 (every reply is then the same); otherwise plain
+        temperature sampling: the model's own top-k / top-p defaults are switched off, since some
+        (Qwen2.5-VL-Instruct ships ``top_k=1``) would make every sample identical.
+
+        Raises:
+            ValueError: an argument is out of range.
+            InferenceError: the model fails.
+        """
+        if num_samples < 1:
+            raise ValueError(f'num_samples must be at least 1, got {num_samples}')
+        if temperature < 0:
+            raise ValueError(f'temperature must be >= 0, got {temperature}')
+        if max_new_tokens < 1:
+            raise ValueError(f'max_new_tokens must be at least 1, got {max_new_tokens}')
+        if temperature > 0:
+            options = {'do_sample': True, 'temperature': float(temperature), 'top_k': 0,
+                       'top_p': 1.0, 'num_return_sequences': num_samples}
+        else:
+            options = {'do_sample': False, 'temperature': None, 'top_k': None, 'top_p': None}
+        with self._lock, torch.inference_mode():
+            inputs = self._inputs(messages)
+            try:
+                sequences = self.model.generate(
+                    **inputs, **options, max_new_tokens=max_new_tokens,
+                    pad_token_id=_pad_id(self.model, self._tokenizer))
+            except Exception as error:  # noqa: BLE001 - any failure inside the model
+                raise _inference_error(error) from error
+            replies = [self._decode(row) for row in sequences[:, inputs['input_ids'].shape[1]:]]
+        # Greedy decoding gives one reply; all requested samples are that reply.
+        return replies if temperature > 0 else replies * num_samples
+
+    def close(self) -> None:
+        """Drop the model and free its GPU memory."""
+        with self._lock:
+            self.model = None
+            if self.device.type == 'cuda':
+                torch.cuda.empty_cache()
+
+    def _letter_ids(self, letters: Sequence[str]) -> list[int]:
+        if not letters:
+            raise InferenceError('no answer letters to score.')
+        ids = []
+        for letter in letters:
+            encoded = self._tokenizer.encode(letter, add_special_tokens=False)
+            if len(encoded) != 1:
+                raise InferenceError(
+                    f'answer letter {letter!r} is {len(encoded)} tokens for the tokenizer of '
+                    f'{self.name}, not one; use single-character letters such as A, B, C, D.')
+            ids.append(encoded[0])
+        if len(set(ids)) != len(ids):
+            raise InferenceError(f'answer letters {list(letters)} are not distinct tokens.')
+        return ids
+
+    def _inputs(self, messages: Sequence[Message]) -> Any:
+        if self.model is None:
+            raise InferenceError(f'the backend of {self.name} is closed.')
+        conversation, images, videos, metadata = _to_hf_chat(
+            messages, self.max_frames, self.max_pixels, _temporal_patch_size(self.processor))
+        try:
+            text = self.processor.apply_chat_template(
+                conversation, add_generation_prompt=True, tokenize=False)
+            kwargs: dict[str, Any] = {}
+            if images:
+                kwargs['images'] = images
+            if videos:
+                # Frames are chosen already: the processor must not resample them.
+                kwargs.update(videos=videos, video_metadata=metadata, do_sample_frames=False)
+            inputs = self.processor(text=[text], return_tensors='pt', **kwargs)
+        except Exception as error:  # noqa: BLE001 - processors raise many kinds of errors
+            raise InferenceError(
+                f'the processor of {self.name} rejected the prompt: {error}') from error
+        inputs = inputs.to(self.device)
+        for key in inputs:
+            # The vision tower expects pixels in the weights' dtype; ids and grids stay integers.
+            if key.startswith('pixel_values') and torch.is_floating_point(inputs[key]):
+                inputs[key] = inputs[key].to(self.dtype)
+        return inputs
+
+    def _decode(self, tokens: torch.Tensor) -> Generation:
+        tokens = tokens.tolist()
+        length = next((i + 1 for i, t in enumerate(tokens) if t in self._eos_ids), len(tokens))
+        text = self._tokenizer.decode(tokens[:length], skip_special_tokens=True)
+        return Generation(text=text.strip(), num_tokens=length)
+
+
+def _resolve_device(device: str) -> str:
+    if not _DEVICE_PATTERN.fullmatch(device):
+        raise ConfigError(
+            f'model.device is {device!r}; use auto, cpu, cuda or cuda:N (for example cuda:0).')
+    if device == 'auto':
+        return 'cuda' if torch.cuda.is_available() else 'cpu'
+    if device.startswith('cuda') and not torch.cuda.is_available():
+        raise ConfigError(
+            f'model.device is {device!r} but torch sees no CUDA device; use cpu or auto.')
+    return device
+
+
+def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == 'auto':
+        return torch.bfloat16 if device.type == 'cuda' else torch.float32
+    if dtype not in DTYPES:
+        raise ConfigError(f'model.dtype is {dtype!r}; use auto, {", ".join(DTYPES)}.')
+    return DTYPES[dtype]
+
+
+def _check_model_folder(path: Path) -> None:
+    if not path.is_dir():
+        raise ModelLoadError(f'model folder {path} does not exist. {_HINT}')
+    if not (path / 'config.json').is_file():
+        raise ModelLoadError(f'{path} is not a model folder: it has no config.json. {_HINT}')
+    if not any(path.glob('*.safetensors')):
+        raise ModelLoadError(f'{path} has no safetensors weights (*.safetensors). {_HINT}')
+
+
+def _load(path: Path, device: torch.device, dtype: torch.dtype, attn_implementation: str,
+          trust_remote_code: bool) -> tuple[Any, Any]:
+    options: dict[str, Any] = {'local_files_only': True, 'trust_remote_code': trust_remote_code}
+    try:
+        processor = AutoProcessor.from_pretrained(path, **options)
+        model = AutoModelForImageTextToText.from_pretrained(
+            path, dtype=dtype, use_safetensors=True,
+            attn_implementation=attn_implementation or None, **options)
+    except Exception as error:  # noqa: BLE001 - transformers raises many kinds of errors
+        raise ModelLoadError(f'cannot load the model in {path}: {error}. {_HINT}') from error
+    if not getattr(processor, 'chat_template', None) or not hasattr(processor, 'tokenizer'):
+        raise ModelLoadError(
+            f'the processor in {path} has no chat template or tokenizer; an instruction-tuned '
+            f'video VLM (with chat_template.jinja) is needed. {_HINT}')
+    try:
+        model.to(device)
+    except RuntimeError as error:  # CUDA out of memory included
+        raise ModelLoadError(
+            f'cannot move the model in {path} to {device}: {error}. Try a smaller dtype or '
+            f'model.device: cpu.') from error
+    model.eval()
+    logger.info('loaded %s (%s) on %s as %s', path.name, type(model).__name__, device, dtype)
+    return processor, model
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    eos = getattr(model.generation_config, 'eos_token_id', None)
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    return set(eos) if isinstance(eos, (list, tuple)) else ({eos} if eos is not None else set())
+
+
+def _pad_id(model: Any, tokenizer: Any) -> int | None:
+    pad = getattr(model.generation_config, 'pad_token_id', None)
+    if pad is None:
+        pad = tokenizer.pad_token_id
+    if pad is None:
+        pad = next(iter(sorted(_eos_ids(model, tokenizer))), None)
+    return pad
+
+
+def _accepts(function: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _inference_error(error: Exception) -> InferenceError:
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return InferenceError(
+            f'out of GPU memory while answering: {error}. Lower model.max_frames or '
+            f'model.max_pixels, or use a smaller dtype.')
+    return InferenceError(f'the model failed while answering: {error}')
+
+
+def _to_hf_chat(messages: Sequence[Message], max_frames: int, max_pixels: int,
+                temporal_patch_size: int) -> tuple[list[dict], list[np.ndarray],
+                                                   list[np.ndarray], list[dict]]:
+    """Turn our messages into the HF chat format plus the images, videos and video metadata.
+
+    Images and videos are listed in prompt order, the order the processor matches them to the
+    placeholders of the chat template.
+    """
+    conversation, images, videos, metadata = [], [], [], []
+    for message in messages:
+        content = []
+        for part in message.content:
+            if isinstance(part, TextPart):
+                content.append({'type': 'text', 'text': part.text})
+            elif isinstance(part, ImagePart):
+                content.append({'type': 'image'})
+                images.append(_fit_pixels(part.frame.image, max_pixels))
+            elif isinstance(part, VideoPart):
+                clip, fps = _video_clip(part.frames, max_frames, max_pixels, temporal_patch_size)
+                content.append({'type': 'video'})
+                videos.append(clip)
+                metadata.append({'total_num_frames': len(clip), 'fps': fps})
+            else:
+                raise InferenceError(f'unsupported message part {type(part).__name__}.')
+        conversation.append({'role': message.role, 'content': content})
+    return conversation, images, videos, metadata
+
+
+def _video_clip(frames: Sequence[Frame], max_frames: int, max_pixels: int,
+                temporal_patch_size: int) -> tuple[np.ndarray, float]:
+    """Return the clip sent for ``frames`` (T x H x W x 3) and its frame rate."""
+    if not frames:
+        raise InferenceError('a video in the prompt has no frames.')
+    chosen = [frames[i] for i in _subsample_indices(len(frames), max_frames)]
+    span = chosen[-1].stamp - chosen[0].stamp
+    fps = (len(chosen) - 1) / span if len(chosen) > 1 and span > 0 else DEFAULT_VIDEO_FPS
+    # All frames take the newest frame's size so that they stack into one array.
+    height, width = _fit_size(*chosen[-1].image.shape[:2], max_pixels)
+    images = [_resize(frame.image, height, width) for frame in chosen]
+    images = _pad_to_temporal_patch(images, temporal_patch_size)
+    return np.stack(images), fps
+
+
+def _subsample_indices(count: int, limit: int) -> list[int]:
+    """Evenly spread indices of at most ``limit`` of ``count`` items, always keeping the last."""
+    if count <= limit:
+        return list(range(count))
+    return sorted({int(i) for i in np.round(np.linspace(count - 1, 0, limit))})
+
+
+def _temporal_patch_size(processor: Any) -> int:
+    video_processor = getattr(processor, 'video_processor', None)
+    return int(getattr(video_processor, 'temporal_patch_size', None) or 1)
+
+
+def _pad_to_temporal_patch(images: list[np.ndarray], temporal_patch_size: int) -> list[np.ndarray]:
+    """Per-architecture video quirk: make the frame count a multiple of the temporal patch.
+
+    Qwen2-VL, Qwen2.5-VL and Qwen3-VL embed frames in pairs (``temporal_patch_size`` 2), so a clip
+    needs an even number of frames; a single frame becomes two copies of itself. The processor of
+    transformers 5 pads the same way on its own, but padding here keeps the frame count given in
+    the video metadata equal to what the model sees, on every version. Models without temporal
+    patches (size 1) are left alone.
+    """
+    missing = -len(images) % temporal_patch_size
+    return images + [images[-1]] * missing
+
+
+def _fit_size(height: int, width: int, max_pixels: int) -> tuple[int, int]:
+    """Largest size with the aspect ratio of ``height`` x ``width`` within ``max_pixels``."""
+    if height * width <= max_pixels:
+        return height, width
+    scale = (max_pixels / (height * width)) ** 0.5
+    new_height, new_width = max(1, int(height * scale)), max(1, int(width * scale))
+    while new_height * new_width > max_pixels:  # float rounding, or a 1-pixel side
+        if new_height >= new_width:
+            new_height -= 1
+        else:
+            new_width -= 1
+    return new_height, new_width
+
+
+def _fit_pixels(image: np.ndarray, max_pixels: int) -> np.ndarray:
+    """Shrink ``image`` (area interpolation) so that it has at most ``max_pixels`` pixels."""
+    return _resize(image, *_fit_size(*image.shape[:2], max_pixels))
+
+
+def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    if image.shape[:2] == (height, width):
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)

@@ -1,0 +1,184 @@
+"""Every planner parameter in one table, and the wiring from flat values to planning objects.
+
+The ROS node declares these as ROS parameters (nested names with dots, as in
+``config/planner.yaml``) and the command line offers the same names, so one table documents both.
+Nothing here imports rclpy or torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+import yaml
+
+from vlm_planner.config_paths import default_actions_file
+from vlm_planner.core.actions import ActionLibrary
+from vlm_planner.core.keyframes import KeyframeConfig
+from vlm_planner.core.planner import Planner
+from vlm_planner.core.prompts import PromptTemplate
+from vlm_planner.core.strategies import StrategyConfig, make_strategy
+from vlm_planner.core.trigger import DecisionTrigger
+from vlm_planner.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One parameter: name, default (its type is the parameter's type), and what it does."""
+
+    name: str
+    default: Any
+    description: str
+    dynamic: bool = False  # may be changed while the node runs
+
+
+PLANNER_PARAMS: tuple[Param, ...] = (
+    Param('goal', '', 'Task goal in words. Empty: wait for one on the goal topic. A goal message '
+          'overrides it.', dynamic=True),
+    Param('actions_file', '', 'Action library YAML. Empty: the shipped '
+          'config/actions/tabletop.yaml.'),
+    Param('prompt_file', '', 'Prompt wording YAML. Empty: the default EgoPlan-style wording.'),
+    Param('image_transport', 'raw', "'raw' subscribes to image (sensor_msgs/Image), 'compressed' "
+          'to image/compressed (sensor_msgs/CompressedImage).'),
+    Param('model.backend', 'tiny', "'transformers': a local Hugging Face video VLM folder "
+          "(model.path). 'tiny': a tiny randomly initialised Qwen2.5-VL built offline; its "
+          'choices are untrained.'),
+    Param('model.path', '', 'Local model folder (config.json + safetensors) for the '
+          'transformers backend.'),
+    Param('model.device', 'auto', "'auto' (cuda if available), 'cpu', 'cuda' or 'cuda:N'."),
+    Param('model.dtype', 'auto', "'auto' (bfloat16 on GPU, float32 on CPU), 'bfloat16', "
+          "'float16' or 'float32'."),
+    Param('model.attn_implementation', '', "Attention kernel, e.g. 'sdpa' or "
+          "'flash_attention_2'. Empty: the transformers default."),
+    Param('model.max_frames', 8, 'Most keyframes sent to the model as the progress video.'),
+    Param('model.max_pixels', 0, 'Pixel budget per frame (width x height); frames are '
+          'downscaled to fit. 0: the backend default.'),
+    Param('model.trust_remote_code', False, 'Allow model folders that ship their own Python code. '
+          'Off unless you trust the folder.'),
+    Param('strategy.name', 'base', "Prompting strategy: 'base', 'cot' (chain of thought), "
+          "'reflect' (self-reflection) or 'consistency' (self-consistency).", dynamic=True),
+    Param('strategy.samples', 5, 'Self-consistency: answers sampled per decision (one batch).',
+          dynamic=True),
+    Param('strategy.temperature', 0.7, 'Self-consistency: sampling temperature.', dynamic=True),
+    Param('strategy.max_new_tokens', 128, 'Chain of thought and self-consistency: longest '
+          'reasoning, in tokens.', dynamic=True),
+    Param('min_confidence', 0.0, 'Publish the action only when the decision confidence (0..1) '
+          'reaches this; the decision record is published either way.', dynamic=True),
+    Param('keyframes.policy', 'change', "'change': keep a frame when the scene changed; "
+          "'interval': keep one every keyframes.min_interval seconds."),
+    Param('keyframes.max_count', 8, 'Most keyframes kept; the first of the task always stays.'),
+    Param('keyframes.min_interval', 0.5, 'Seconds between keyframes, at least.'),
+    Param('keyframes.change_threshold', 0.02, "'change' policy: mean absolute difference of small "
+          'grey thumbnails (0..1) that makes a keyframe.'),
+    Param('trigger.mode', 'idle', "'idle': decide when the manipulator reports idle, succeeded or "
+          "failed; 'timer': every trigger.period seconds; 'service': only on ~/plan."),
+    Param('trigger.period', 5.0, "'timer' mode: seconds between decisions."),
+    Param('trigger.settle_time', 0.5, "'idle' mode: seconds to wait after the manipulator "
+          'stops, so the camera shows the result.'),
+    Param('trigger.action_timeout', 30.0, "'idle' mode: seconds after which an action whose "
+          'outcome never came is given up on.'),
+    Param('max_frame_age', 2.0, 'Skip a decision when the newest frame is older than this '
+          '(seconds).'),
+    Param('plan_service_timeout', 60.0, 'Seconds ~/plan waits for its decision.'),
+    Param('diagnostics_period', 1.0, 'Seconds between /diagnostics messages.'),
+    Param('publish_debug_image', True, 'Publish the annotated frame on debug_image.'),
+)
+
+DEFAULTS = {p.name: p.default for p in PLANNER_PARAMS}
+DYNAMIC = frozenset(p.name for p in PLANNER_PARAMS if p.dynamic)
+
+
+def complete(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``values`` over the defaults, refusing unknown names and wrong types."""
+    unknown = set(values) - set(DEFAULTS)
+    if unknown:
+        raise ConfigError(f'unknown planner parameters {sorted(unknown)}; '
+                          f'known ones are {sorted(DEFAULTS)}.')
+    merged = dict(DEFAULTS)
+    for name, value in values.items():
+        expected = type(DEFAULTS[name])
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f'parameter {name} must be a {expected.__name__}, got {value!r}.')
+        merged[name] = value
+    return merged
+
+
+def strategy_config(values: Mapping[str, Any]) -> StrategyConfig:
+    """The strategy part of complete ``values``."""
+    return StrategyConfig(name=values['strategy.name'], samples=values['strategy.samples'],
+                          temperature=values['strategy.temperature'],
+                          max_new_tokens=values['strategy.max_new_tokens'])
+
+
+def keyframe_config(values: Mapping[str, Any]) -> KeyframeConfig:
+    """The keyframe part of complete ``values``."""
+    return KeyframeConfig(policy=values['keyframes.policy'],
+                          max_count=values['keyframes.max_count'],
+                          min_interval=values['keyframes.min_interval'],
+                          change_threshold=values['keyframes.change_threshold'])
+
+
+def make_trigger(values: Mapping[str, Any]) -> DecisionTrigger:
+    """A decision trigger from complete ``values``."""
+    return DecisionTrigger(values['trigger.mode'], period=values['trigger.period'],
+                           settle_time=values['trigger.settle_time'],
+                           action_timeout=values['trigger.action_timeout'])
+
+
+def model_config(values: Mapping[str, Any]):
+    """The model part of complete ``values`` (a ``ModelConfig`` of the model factory)."""
+    from vlm_planner.models.factory import ModelConfig
+    overrides = {'max_pixels': values['model.max_pixels']} if values['model.max_pixels'] else {}
+    return ModelConfig(backend=values['model.backend'], path=values['model.path'],
+                       device=values['model.device'], dtype=values['model.dtype'],
+                       attn_implementation=values['model.attn_implementation'],
+                       max_frames=values['model.max_frames'],
+                       trust_remote_code=values['model.trust_remote_code'], **overrides)
+
+
+def load_actions(values: Mapping[str, Any]) -> ActionLibrary:
+    """The action library named by ``actions_file`` (or the shipped default)."""
+    return ActionLibrary.from_yaml(values['actions_file'] or default_actions_file())
+
+
+def load_template(values: Mapping[str, Any]) -> PromptTemplate:
+    """The prompt wording named by ``prompt_file`` (or the default)."""
+    path = values['prompt_file']
+    return PromptTemplate.from_yaml(path) if path else PromptTemplate.default()
+
+
+def make_planner(values: Mapping[str, Any], backend) -> Planner:
+    """A planner over ``backend`` configured by complete ``values``."""
+    strategy = make_strategy(strategy_config(values), load_template(values))
+    return Planner(backend, load_actions(values), strategy,
+                   min_confidence=values['min_confidence'])
+
+
+def build_planner(values: Mapping[str, Any]) -> Planner:
+    """Validate ``values``, load the model and return a ready planner.
+
+    Cheap checks run before the model loads, so a typo fails in milliseconds, not minutes.
+    """
+    values = complete(values)
+    load_actions(values)
+    load_template(values)
+    keyframe_config(values)
+    make_trigger(values)
+    strategy_config(values)
+    if values['image_transport'] not in ('raw', 'compressed'):
+        raise ConfigError(f"image_transport must be 'raw' or 'compressed', got "
+                          f"{values['image_transport']!r}.")
+    from vlm_planner.models.factory import load_backend
+    return make_planner(values, load_backend(model_config(values)))
+
+
+def markdown_table() -> str:
+    """The parameter table as Markdown, for the README and ``vlm-planner params``."""
+    rows = ['| parameter | default | description |', '| --- | --- | --- |']
+    for p in PLANNER_PARAMS:
+        default = yaml.safe_dump(p.default, default_style=None).strip().removesuffix('\n...')
+        note = ' (can change at run time)' if p.dynamic else ''
+        rows.append(f'| `{p.name}` | `{default}` | {p.description}{note} |')
+    return '\n'.join(rows)
