@@ -13,7 +13,8 @@ def config_files():
     entries = {}
     for path in glob('config/**/*', recursive=True):
         if os.path.isfile(path):
-            entries.setdefault(os.path.join('share', package_name, os.path.dirname(path)), []).append(path)
+            target = os.path.join('share', package_name, os.path.dirname(path))
+            entries.setdefault(target, []).append(path)
     return sorted(entries.items())
 
 

@@ -11,7 +11,8 @@ LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                          reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
-#: Commands and records (action, decision, estop): reliable, a short queue, no replay to late joiners.
+#: Commands and records (action, decision, estop): reliable, a short queue, nothing replayed to
+#: late joiners.
 COMMAND_QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
                          reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)

@@ -1,0 +1,150 @@
+"""The ``vlm-planner`` command: run the nodes, the demo, and the package's tools.
+
+Each subcommand parses its arguments and calls into the package; no logic lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+import yaml
+
+from vlm_planner.errors import VlmPlannerError
+
+
+def _override(text: str) -> tuple[str, object]:
+    name, sep, value = text.partition(':=')
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f'expected NAME:=VALUE, got {text!r}')
+    return name, yaml.safe_load(value)
+
+
+def _add_run_options(parser: argparse.ArgumentParser, log_level: str) -> None:
+    parser.add_argument('--log-level', default=log_level,
+                        choices=['debug', 'info', 'warn', 'error', 'fatal'],
+                        help=f'ROS log level of the nodes (default: {log_level})')
+    parser.add_argument('--params', metavar='FILE',
+                        help='ROS 2 parameter file (default: the shipped config/planner.yaml)')
+    parser.add_argument('--namespace', default='', help='namespace for every node and topic')
+    parser.add_argument('-p', '--param', dest='overrides', type=_override, action='append',
+                        default=[], metavar='NAME:=VALUE',
+                        help='set a parameter on every node that has it, e.g. strategy.name:=cot')
+
+
+def _params_file(args) -> str:
+    from vlm_planner.config_paths import default_params_file
+    return args.params or str(default_params_file())
+
+
+def cmd_run(args) -> int:
+    """Run the nodes until Ctrl-C."""
+    from vlm_planner.ros.runner import run_loop
+    run_loop(_params_file(args), namespace=args.namespace, log_level=args.log_level,
+             overrides=dict(args.overrides), mock_manipulator=not args.no_mock_manipulator,
+             scene_camera=not args.no_sim_camera)
+    return 0
+
+
+def format_step(step) -> str:
+    """One line of demo output for a finished step."""
+    d = step.decision
+    scene = step.scene or {}
+    held = scene.get('held') or 'nothing'
+    return (f'step {step.number:>2}  {d["action"]:<40} conf {d["confidence"]:.2f}  '
+            f'{d["latency_s"] * 1000:6.0f} ms  -> {step.outcome:<9}  holding {held}'
+            f'{"  GOAL REACHED" if scene.get("satisfied") else ""}')
+
+
+def cmd_demo(args) -> int:
+    """Run the closed loop on the embedded defaults and print each decision."""
+    from vlm_planner.ros.runner import run_loop
+    overrides = dict(args.overrides)
+    if args.goal:
+        overrides['goal'] = args.goal
+    if args.strategy:
+        overrides['strategy.name'] = args.strategy
+    print(f'vlm-planner demo: scene camera -> planner -> mock manipulator, at most {args.steps} '
+          'steps', flush=True)
+    print('Loading the model (the first run builds a tiny untrained model offline)...', flush=True)
+    steps = run_loop(_params_file(args), namespace=args.namespace, log_level=args.log_level,
+                     overrides=overrides, max_steps=args.steps,
+                     on_step=lambda step: print(format_step(step), flush=True))
+    if not steps:
+        print('No step completed (interrupted?).')
+        return 1
+    first = steps[0].decision
+    reached = bool(steps[-1].scene and steps[-1].scene.get('satisfied'))
+    print(f'Goal "{first["goal"]}" {"reached" if reached else "not reached"} after '
+          f'{len(steps)} steps (model {first["model"]}, strategy {first["strategy"]}).')
+    if first.get('untrained'):
+        print('Note: the model is a tiny randomly initialised network, so its choices are '
+              'untrained and arbitrary. Point model.path at a trained video VLM for real plans.')
+    return 0
+
+
+def cmd_params(args) -> int:
+    """Print the planner parameter table."""
+    from vlm_planner.settings import markdown_table
+    print(markdown_table())
+    return 0
+
+
+def cmd_make_tiny_model(args) -> int:
+    """Build a tiny random model of a real architecture into a folder."""
+    from vlm_planner.models.tiny import build_tiny_model
+    path = build_tiny_model(args.out, arch=args.arch, seed=args.seed)
+    print(f'wrote an untrained tiny {args.arch} model to {path}')
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``vlm-planner``."""
+    from vlm_planner.models.tiny import SUPPORTED_ARCHS
+    parser = argparse.ArgumentParser(
+        prog='vlm-planner', description='Plan robot actions with a locally hosted video VLM.')
+    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+
+    run = sub.add_parser('run', help='run planner, mock manipulator and scene camera in one '
+                                     'process')
+    _add_run_options(run, 'info')
+    run.add_argument('--no-mock-manipulator', action='store_true',
+                     help='do not start the mock manipulator (a real one is running)')
+    run.add_argument('--no-sim-camera', action='store_true',
+                     help='do not start the synthetic camera (a real camera publishes image)')
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser('demo', help='run the closed loop on the defaults and print each step')
+    _add_run_options(demo, 'warn')
+    demo.add_argument('--steps', type=int, default=6, help='step limit (default: 6)')
+    demo.add_argument('--goal', help='task goal, e.g. "stack the blue block on the green block"')
+    demo.add_argument('--strategy', choices=['base', 'cot', 'reflect', 'consistency'])
+    demo.set_defaults(func=cmd_demo)
+
+    params = sub.add_parser('params', help='print every planner parameter as a Markdown table')
+    params.set_defaults(func=cmd_params)
+
+    tiny = sub.add_parser('make-tiny-model',
+                          help='build a tiny randomly initialised model offline (tests, demos)')
+    tiny.add_argument('--arch', choices=SUPPORTED_ARCHS, default=SUPPORTED_ARCHS[0])
+    tiny.add_argument('--out', required=True, help='folder to write the model to')
+    tiny.add_argument('--seed', type=int, default=0)
+    tiny.set_defaults(func=cmd_make_tiny_model)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``vlm-planner``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except VlmPlannerError as exc:
+        print(f'vlm-planner {args.command}: error: {exc}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

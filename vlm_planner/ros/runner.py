@@ -1,0 +1,141 @@
+"""Run the planner, mock manipulator and scene camera in one process (for pip-only installs).
+
+``ros2 launch vlm_planner planner.launch.py`` starts the same nodes as separate processes; this
+module is what ``vlm-planner run`` and ``vlm-planner demo`` use where the launch tools are absent.
+Both read the same ROS parameter file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from typing import Callable
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS
+
+TERMINAL_STATUSES = ('succeeded', 'failed')
+#: Seconds between an action's outcome and reading the scene it produced.
+SCENE_SETTLE_S = 0.3
+
+
+@dataclasses.dataclass
+class Step:
+    """One decision of a run and what became of it."""
+
+    number: int
+    decision: dict
+    outcome: str = ''  # manipulator status after the action, '' while executing
+    scene: dict | None = None  # scene/status after the action, when a scene camera runs
+
+
+class LoopMonitor(Node):
+    """Follows decisions, manipulator outcomes and the scene, and says when a run is over."""
+
+    def __init__(self, *, max_steps: int = 0, on_step: Callable[[Step], None] | None = None,
+                 **kwargs) -> None:
+        """Stop after ``max_steps`` completed steps (0: never) or when the scene's goal holds."""
+        super().__init__('loop_monitor', **kwargs)
+        self.max_steps = max_steps
+        self.on_step = on_step or (lambda step: None)
+        self.steps: list[Step] = []
+        self.scene: dict | None = None
+        self.done = threading.Event()
+        self._report_at: float | None = None
+        self.create_timer(0.05, self._report)
+        self.create_subscription(String, 'decision', self._on_decision, COMMAND_QOS)
+        self.create_subscription(String, 'manipulator/status', self._on_status, LATCHED_QOS)
+        self.create_subscription(String, 'scene/status', self._on_scene, LATCHED_QOS)
+
+    @property
+    def goal_reached(self) -> bool:
+        """Whether the scene camera reports the goal as satisfied."""
+        return bool(self.scene and self.scene.get('satisfied'))
+
+    def _on_decision(self, msg: String) -> None:
+        record = json.loads(msg.data)
+        if record.get('published'):
+            self.steps.append(Step(len(self.steps) + 1, record))
+
+    def _on_status(self, msg: String) -> None:
+        pending = self.steps[-1] if self.steps and not self.steps[-1].outcome else None
+        if pending is not None and msg.data in TERMINAL_STATUSES:
+            pending.outcome = msg.data
+            # The scene applies the action on this same status message; let its update arrive.
+            self._report_at = self.get_clock().now().nanoseconds * 1e-9 + SCENE_SETTLE_S
+
+    def _report(self) -> None:
+        now = self.get_clock().now().nanoseconds * 1e-9
+        if self._report_at is None or now < self._report_at:
+            return
+        self._report_at = None
+        step = self.steps[-1]
+        step.scene = self.scene
+        self.on_step(step)
+        if self.goal_reached or (self.max_steps and step.number >= self.max_steps):
+            self.done.set()
+
+    def _on_scene(self, msg: String) -> None:
+        self.scene = json.loads(msg.data)
+        if self.goal_reached and not self.steps:
+            self.done.set()  # nothing to do: the goal holds from the start
+
+
+def ros_arguments(params_file: str | None, *, namespace: str = '', log_level: str = 'info',
+                  overrides: dict[str, object] | None = None) -> list[str]:
+    """Build the ``--ros-args`` list that applies to every node of the process."""
+    args = ['--ros-args', '--log-level', log_level]
+    if params_file:
+        args += ['--params-file', str(params_file)]
+    if namespace:
+        args += ['-r', f'__ns:=/{namespace.strip("/")}']
+    for name, value in (overrides or {}).items():
+        args += ['-p', f'{name}:={json.dumps(value) if isinstance(value, str) else value}']
+    return args
+
+
+def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = 'info',
+             overrides: dict[str, object] | None = None, mock_manipulator: bool = True,
+             scene_camera: bool = True, max_steps: int = 0,
+             on_step: Callable[[Step], None] | None = None) -> list[Step]:
+    """Start the nodes in one process and spin until shutdown, the goal, or ``max_steps``.
+
+    Returns the steps taken. Raises :class:`vlm_planner.errors.VlmPlannerError` when a node
+    cannot start (bad parameter, missing model).
+    """
+    from vlm_planner.ros.mock_manipulator_node import MockManipulatorNode
+    from vlm_planner.ros.planner_node import PlannerNode
+    from vlm_planner.ros.scene_camera_node import SceneCameraNode
+
+    context = rclpy.Context()
+    rclpy.init(args=ros_arguments(params_file, namespace=namespace, log_level=log_level,
+                                  overrides=overrides), context=context)
+    executor = MultiThreadedExecutor(context=context)
+    nodes: list[Node] = []
+    monitor = None
+    try:
+        if scene_camera:
+            nodes.append(SceneCameraNode(context=context))
+        if mock_manipulator:
+            nodes.append(MockManipulatorNode(context=context))
+        monitor = LoopMonitor(max_steps=max_steps, on_step=on_step, context=context)
+        nodes.append(monitor)
+        nodes.append(PlannerNode(context=context))  # last: it loads the model
+        for node in nodes:
+            executor.add_node(node)
+        while context.ok() and not monitor.done.is_set():
+            executor.spin_once(timeout_sec=0.1)
+        return monitor.steps
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return monitor.steps if monitor is not None else []
+    finally:
+        for node in nodes:
+            executor.remove_node(node)
+            node.destroy_node()
+        executor.shutdown(timeout_sec=2.0)
+        rclpy.try_shutdown(context=context)
