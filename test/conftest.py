@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from typing import Callable
 
@@ -32,23 +33,32 @@ def ros_context():
 
 @pytest.fixture
 def executor(ros_context):
-    """A multi-threaded executor on the test's context; its nodes are destroyed afterwards."""
+    """A multi-threaded executor spinning in a background thread; its nodes go afterwards.
+
+    Spinning in one thread with ``spin()`` keeps timers at their rate; calling ``spin_once`` in a
+    loop on a multi-threaded executor was seen to starve timers on two cores.
+    """
     from rclpy.executors import MultiThreadedExecutor
     ex = MultiThreadedExecutor(num_threads=4, context=ros_context)
+    thread = threading.Thread(target=ex.spin, daemon=True)
+    thread.start()
     yield ex
-    for node in list(ex.get_nodes()):
-        ex.remove_node(node)
-        node.destroy_node()
+    nodes = list(ex.get_nodes())  # shutdown() forgets them
     ex.shutdown(timeout_sec=2.0)
+    thread.join(timeout=5.0)
+    # Destroy explicitly: a node left to the garbage collector keeps its DDS endpoints (a latched
+    # goal, a service) visible to the next test.
+    for node in nodes:
+        node.destroy_node()
 
 
 def spin_until(executor, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Spin ``executor`` until ``predicate()`` holds or ``timeout`` s pass; return the result."""
+    """Wait until ``predicate()`` holds or ``timeout`` s pass, while ``executor`` spins; return it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
-        executor.spin_once(timeout_sec=0.05)
+        time.sleep(0.02)
     return predicate()
 
 

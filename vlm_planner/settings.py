@@ -7,30 +7,17 @@ Nothing here imports rclpy or torch.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Mapping
 
-import yaml
-
+from vlm_planner import params
 from vlm_planner.config_paths import default_actions_file
 from vlm_planner.core.actions import ActionLibrary
-from vlm_planner.core.keyframes import KeyframeConfig
+from vlm_planner.core.keyframes import POLICIES, KeyframeConfig
 from vlm_planner.core.planner import Planner
 from vlm_planner.core.prompts import PromptTemplate
-from vlm_planner.core.strategies import StrategyConfig, make_strategy
-from vlm_planner.core.trigger import DecisionTrigger
-from vlm_planner.errors import ConfigError
-
-
-@dataclasses.dataclass(frozen=True)
-class Param:
-    """One parameter: name, default (its type is the parameter's type), and what it does."""
-
-    name: str
-    default: Any
-    description: str
-    dynamic: bool = False  # may be changed while the node runs
-
+from vlm_planner.core.strategies import STRATEGIES, StrategyConfig, make_strategy
+from vlm_planner.core.trigger import MODES, DecisionTrigger
+from vlm_planner.params import Param
 
 PLANNER_PARAMS: tuple[Param, ...] = (
     Param('goal', '', 'Task goal in words. Empty: wait for one on the goal topic. A goal message '
@@ -39,7 +26,7 @@ PLANNER_PARAMS: tuple[Param, ...] = (
           'config/actions/tabletop.yaml.'),
     Param('prompt_file', '', 'Prompt wording YAML. Empty: the default EgoPlan-style wording.'),
     Param('image_transport', 'raw', "'raw' subscribes to image (sensor_msgs/Image), 'compressed' "
-          'to image/compressed (sensor_msgs/CompressedImage).'),
+          'to image/compressed (sensor_msgs/CompressedImage).', choices=('raw', 'compressed')),
     Param('model.backend', 'tiny', "'transformers': a local Hugging Face video VLM folder "
           "(model.path). 'tiny': a tiny randomly initialised Qwen2.5-VL built offline; its "
           'choices are untrained.'),
@@ -50,59 +37,52 @@ PLANNER_PARAMS: tuple[Param, ...] = (
           "'float16' or 'float32'."),
     Param('model.attn_implementation', '', "Attention kernel, e.g. 'sdpa' or "
           "'flash_attention_2'. Empty: the transformers default."),
-    Param('model.max_frames', 8, 'Most keyframes sent to the model as the progress video.'),
+    Param('model.max_frames', 8, 'Most keyframes sent to the model as the progress video.',
+          minimum=1),
     Param('model.max_pixels', 0, 'Pixel budget per frame (width x height); frames are '
-          'downscaled to fit. 0: the backend default.'),
+          'downscaled to fit. 0: the backend default.', minimum=0),
     Param('model.trust_remote_code', False, 'Allow model folders that ship their own Python code. '
           'Off unless you trust the folder.'),
     Param('strategy.name', 'base', "Prompting strategy: 'base', 'cot' (chain of thought), "
-          "'reflect' (self-reflection) or 'consistency' (self-consistency).", dynamic=True),
+          "'reflect' (self-reflection) or 'consistency' (self-consistency).", dynamic=True,
+          choices=STRATEGIES),
     Param('strategy.samples', 5, 'Self-consistency: answers sampled per decision (one batch).',
-          dynamic=True),
-    Param('strategy.temperature', 0.7, 'Self-consistency: sampling temperature.', dynamic=True),
+          dynamic=True, minimum=1),
+    Param('strategy.temperature', 0.7, 'Self-consistency: sampling temperature.', dynamic=True,
+          above=0.0),
     Param('strategy.max_new_tokens', 128, 'Chain of thought and self-consistency: longest '
-          'reasoning, in tokens.', dynamic=True),
+          'reasoning, in tokens.', dynamic=True, minimum=1),
     Param('min_confidence', 0.0, 'Publish the action only when the decision confidence (0..1) '
-          'reaches this; the decision record is published either way.', dynamic=True),
+          'reaches this; the decision record is published either way.', dynamic=True,
+          minimum=0.0, maximum=1.0),
     Param('keyframes.policy', 'change', "'change': keep a frame when the scene changed; "
-          "'interval': keep one every keyframes.min_interval seconds."),
-    Param('keyframes.max_count', 8, 'Most keyframes kept; the first of the task always stays.'),
-    Param('keyframes.min_interval', 0.5, 'Seconds between keyframes, at least.'),
+          "'interval': keep one every keyframes.min_interval seconds.", choices=POLICIES),
+    Param('keyframes.max_count', 8, 'Most keyframes kept; the first of the task always stays.',
+          minimum=1),
+    Param('keyframes.min_interval', 0.5, 'Seconds between keyframes, at least.', minimum=0.0),
     Param('keyframes.change_threshold', 0.02, "'change' policy: mean absolute difference of small "
-          'grey thumbnails (0..1) that makes a keyframe.'),
+          'grey thumbnails (0..1) that makes a keyframe.', minimum=0.0, maximum=1.0),
     Param('trigger.mode', 'idle', "'idle': decide when the manipulator reports idle, succeeded or "
-          "failed; 'timer': every trigger.period seconds; 'service': only on ~/plan."),
-    Param('trigger.period', 5.0, "'timer' mode: seconds between decisions."),
+          "failed; 'timer': every trigger.period seconds; 'service': only on ~/plan.",
+          choices=MODES),
+    Param('trigger.period', 5.0, "'timer' mode: seconds between decisions.", above=0.0),
     Param('trigger.settle_time', 0.5, "'idle' mode: seconds to wait after the manipulator "
-          'stops, so the camera shows the result.'),
+          'stops, so the camera shows the result.', minimum=0.0),
     Param('trigger.action_timeout', 30.0, "'idle' mode: seconds after which an action whose "
-          'outcome never came is given up on.'),
+          'outcome never came is given up on.', above=0.0),
     Param('max_frame_age', 2.0, 'Skip a decision when the newest frame is older than this '
-          '(seconds).'),
-    Param('plan_service_timeout', 60.0, 'Seconds ~/plan waits for its decision.'),
-    Param('diagnostics_period', 1.0, 'Seconds between /diagnostics messages.'),
+          '(seconds).', above=0.0),
+    Param('plan_service_timeout', 60.0, 'Seconds ~/plan waits for its decision.', above=0.0),
+    Param('diagnostics_period', 1.0, 'Seconds between /diagnostics messages.', above=0.0),
     Param('publish_debug_image', True, 'Publish the annotated frame on debug_image.'),
 )
 
-DEFAULTS = {p.name: p.default for p in PLANNER_PARAMS}
 DYNAMIC = frozenset(p.name for p in PLANNER_PARAMS if p.dynamic)
 
 
 def complete(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Return ``values`` over the defaults, refusing unknown names and wrong types."""
-    unknown = set(values) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f'unknown planner parameters {sorted(unknown)}; '
-                          f'known ones are {sorted(DEFAULTS)}.')
-    merged = dict(DEFAULTS)
-    for name, value in values.items():
-        expected = type(DEFAULTS[name])
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ConfigError(f'parameter {name} must be a {expected.__name__}, got {value!r}.')
-        merged[name] = value
-    return merged
+    """Return ``values`` over the defaults, refusing unknown names, wrong types and bad ranges."""
+    return params.complete(PLANNER_PARAMS, values)
 
 
 def strategy_config(values: Mapping[str, Any]) -> StrategyConfig:
@@ -167,18 +147,5 @@ def build_planner(values: Mapping[str, Any]) -> Planner:
     keyframe_config(values)
     make_trigger(values)
     strategy_config(values)
-    if values['image_transport'] not in ('raw', 'compressed'):
-        raise ConfigError(f"image_transport must be 'raw' or 'compressed', got "
-                          f"{values['image_transport']!r}.")
     from vlm_planner.models.factory import load_backend
     return make_planner(values, load_backend(model_config(values)))
-
-
-def markdown_table() -> str:
-    """The parameter table as Markdown, for the README and ``vlm-planner params``."""
-    rows = ['| parameter | default | description |', '| --- | --- | --- |']
-    for p in PLANNER_PARAMS:
-        default = yaml.safe_dump(p.default, default_style=None).strip().removesuffix('\n...')
-        note = ' (can change at run time)' if p.dynamic else ''
-        rows.append(f'| `{p.name}` | `{default}` | {p.description}{note} |')
-    return '\n'.join(rows)

@@ -152,7 +152,7 @@ def test_strategy_switches_at_run_time_and_bad_values_are_refused(planner, harne
     planner(**{'trigger.mode': 'service'})
     result = harness.call(SetParameters, '/vlm_planner/set_parameters', SetParameters.Request(
         parameters=[Parameter('strategy.name', value='nope').to_parameter_msg()]))
-    assert not result.results[0].successful and 'unknown' in result.results[0].reason
+    assert not result.results[0].successful and 'choose one of' in result.results[0].reason
     result = harness.call(SetParameters, '/vlm_planner/set_parameters', SetParameters.Request(
         parameters=[Parameter('model.path', value='/x').to_parameter_msg()]))
     assert not result.results[0].successful

@@ -34,9 +34,11 @@ class Frame:
 def thumbnail(image: np.ndarray, size: int = 32) -> np.ndarray:
     """Return a small grey float version of ``image`` for cheap change detection.
 
-    Block-averages rather than resizes, so no OpenCV import is needed in ``core``.
+    Block-averages rather than resizes, so no OpenCV import is needed in ``core``. Large images
+    are first subsampled to about four pixels per thumbnail cell: this runs in the image callback.
     """
-    grey = image.astype(np.float32).mean(axis=2)
+    step = max(1, min(image.shape[:2]) // (4 * size))
+    grey = image[::step, ::step].astype(np.float32).mean(axis=2)
     h, w = grey.shape
     rows = np.linspace(0, h, min(size, h) + 1).astype(int)
     cols = np.linspace(0, w, min(size, w) + 1).astype(int)

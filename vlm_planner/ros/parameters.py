@@ -1,32 +1,28 @@
-"""Declare a table of :class:`vlm_planner.settings.Param` as ROS parameters and read them back."""
+"""Declare a table of :class:`vlm_planner.params.Param` as ROS parameters and read them back."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Sequence
 
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 
-from vlm_planner.errors import ConfigError
-from vlm_planner.settings import Param
+from vlm_planner import params
+from vlm_planner.params import Param
 
 
-def declare_params(node: Node, params: Iterable[Param]) -> dict[str, Any]:
-    """Declare every parameter with its description and return the values in effect.
+def declare_params(node: Node, table: Sequence[Param]) -> dict[str, Any]:
+    """Declare every parameter with its description and return the checked values in effect.
+
+    Parameters are declared with dynamic typing so that ``rate:=10`` (an integer) reaches the
+    table's own check, which accepts it for a float and explains any other mismatch.
 
     Raises:
-        ConfigError: a parameter file or command line gave a value of the wrong type.
+        ConfigError: a parameter file or the command line gave a wrong type or range.
     """
     values = {}
-    for param in params:
+    for param in table:
         descriptor = ParameterDescriptor(description=param.description,
-                                         read_only=not param.dynamic)
-        try:
-            values[param.name] = node.declare_parameter(
-                param.name, param.default, descriptor).value
-        except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-            raise ConfigError(
-                f'parameter {param.name} of node {node.get_name()} must be a '
-                f'{type(param.default).__name__} like {param.default!r}: {exc}') from None
-    return values
+                                         read_only=not param.dynamic, dynamic_typing=True)
+        values[param.name] = node.declare_parameter(param.name, param.default, descriptor).value
+    return params.complete(table, values)

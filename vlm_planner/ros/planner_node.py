@@ -50,7 +50,7 @@ class PlannerNode(Node):
     def __init__(self, *, planner=None, **kwargs) -> None:
         """Declare parameters, load the model (unless ``planner`` is given) and wire topics."""
         super().__init__('vlm_planner', **kwargs)
-        self.values = settings.complete(declare_params(self, settings.PLANNER_PARAMS))
+        self.values = declare_params(self, settings.PLANNER_PARAMS)
         self.planner = planner or settings.build_planner(self.values)
         self.buffer = KeyframeBuffer(settings.keyframe_config(self.values))
         self.trigger = settings.make_trigger(self.values)
@@ -133,8 +133,6 @@ class PlannerNode(Node):
             values = settings.complete(values)
             strategy = make_strategy(settings.strategy_config(values),
                                      self.planner.strategy.template)
-            if not 0.0 <= values['min_confidence'] <= 1.0:
-                raise VlmPlannerError('min_confidence must be within 0..1.')
         except VlmPlannerError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         self.values = values

@@ -128,14 +128,17 @@ def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = '
         nodes.append(PlannerNode(context=context))  # last: it loads the model
         for node in nodes:
             executor.add_node(node)
-        while context.ok() and not monitor.done.is_set():
-            executor.spin_once(timeout_sec=0.1)
+        # spin() in its own thread keeps timers at their rate (a spin_once loop starves them).
+        spinner = threading.Thread(target=executor.spin, name='vlm_planner_executor', daemon=True)
+        spinner.start()
+        while context.ok() and spinner.is_alive() and not monitor.done.wait(0.1):
+            pass
         return monitor.steps
     except (KeyboardInterrupt, ExternalShutdownException):
         return monitor.steps if monitor is not None else []
     finally:
+        executor.shutdown(timeout_sec=2.0)
         for node in nodes:
             executor.remove_node(node)
             node.destroy_node()
-        executor.shutdown(timeout_sec=2.0)
         rclpy.try_shutdown(context=context)

@@ -1,0 +1,65 @@
+"""Cost of the planner's image callback: message conversion plus keyframe-buffer insertion.
+
+Usage: ``python benchmarks/bench_image_callback.py [--repeat N]``. Prints a Markdown table of the
+median time per frame for each encoding at VGA and full-HD size; docs/performance.md keeps the
+numbers of a reference run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from vlm_planner.core.frames import Frame
+from vlm_planner.core.keyframes import KeyframeBuffer, KeyframeConfig
+from vlm_planner.ros.conversions import image_msg_to_rgb, rgb_to_image_msg
+
+SIZES = {'640x480': (480, 640), '1920x1080': (1080, 1920)}
+ENCODINGS = ('rgb8', 'bgr8', 'mono8', 'yuv422')
+
+
+def make_message(shape, encoding, rng):
+    """A camera message of ``shape`` in ``encoding`` with random content."""
+    rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    if encoding == 'yuv422':
+        msg = rgb_to_image_msg(rgb, 'rgb8')
+        msg.encoding, msg.step = 'yuv422', shape[1] * 2
+        msg.data = rng.integers(0, 256, shape[0] * shape[1] * 2, dtype=np.uint8).tobytes()
+        return msg
+    return rgb_to_image_msg(rgb, encoding)
+
+
+def median_ms(fn, repeat):
+    """Median wall time of ``fn()`` in milliseconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--repeat', type=int, default=50)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    print('| size | encoding | convert (ms) | convert + keyframe add (ms) |')
+    print('| --- | --- | --- | --- |')
+    for size, shape in SIZES.items():
+        for encoding in ENCODINGS:
+            msg = make_message(shape, encoding, rng)
+            buffer = KeyframeBuffer(KeyframeConfig(policy='change', min_interval=0.0))
+            stamp = iter(range(10**9))
+            convert = median_ms(lambda: image_msg_to_rgb(msg), args.repeat)
+            both = median_ms(lambda: buffer.add(Frame(image_msg_to_rgb(msg), next(stamp))),
+                             args.repeat)
+            print(f'| {size} | {encoding} | {convert:.2f} | {both:.2f} |')
+
+
+if __name__ == '__main__':
+    main()

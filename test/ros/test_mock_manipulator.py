@@ -1,0 +1,272 @@
+"""Tests of the mock manipulator node over real DDS.
+
+Every positive check waits on a condition with a bounded timeout instead of a fixed time window, so
+the tests stay correct when the shared executor delivers callbacks late on a busy machine.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+
+from rcl_interfaces.msg import Log  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+from std_msgs.msg import Bool, String  # noqa: E402
+
+from test.conftest import spin_until  # noqa: E402
+from vlm_planner.core.actions import Action  # noqa: E402
+from vlm_planner.errors import ConfigError  # noqa: E402
+from vlm_planner.ros.mock_manipulator_node import (HOME_POSE, JOINT_NAMES,  # noqa: E402
+                                                   JointMotion, MockManipulatorNode,
+                                                   target_pose)
+from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS  # noqa: E402
+
+PICK_RED = 'pick up the red block'
+PICK_GREEN = 'pick up the green block'
+TIMEOUT = 10.0
+
+
+class Arm:
+    """A mock manipulator plus a probe node that commands it and records what it publishes."""
+
+    def __init__(self, executor, context, **params):
+        self.executor = executor
+        namespace = f'/arm_{uuid.uuid4().hex[:8]}'
+        params.setdefault('execution_time', 0.2)
+        self.node = MockManipulatorNode(
+            context=context, namespace=namespace,
+            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        self.probe = rclpy.create_node('probe', context=context, namespace=namespace)
+        executor.add_node(self.node)
+        executor.add_node(self.probe)
+        self.statuses: list[tuple[float, str]] = []
+        self.joint_states: list[JointState] = []
+        self.logs: list[str] = []
+        self.action_pub = self.probe.create_publisher(String, 'action', COMMAND_QOS)
+        self.estop_pub = self.probe.create_publisher(Bool, 'estop', COMMAND_QOS)
+        self.probe.create_subscription(
+            String, 'manipulator/status',
+            lambda m: self.statuses.append((time.monotonic(), m.data)), LATCHED_QOS)
+        self.probe.create_subscription(JointState, 'joint_states', self.joint_states.append,
+                                       SENSOR_QOS)
+        logger = self.node.get_logger().name
+        self.probe.create_subscription(
+            Log, '/rosout', lambda m: self.logs.append(m.msg) if m.name == logger else None, 100)
+        assert spin_until(executor, lambda: (
+            self.action_pub.get_subscription_count() >= 1
+            and self.estop_pub.get_subscription_count() >= 1
+            and self.seen('idle')), TIMEOUT), 'the manipulator did not come up'
+
+    def seen(self, status: str) -> bool:
+        return any(s == status for _, s in self.statuses)
+
+    def changes(self, since: float = 0.0) -> list[str]:
+        """Status changes received since ``since``; heartbeat repeats are not changes."""
+        out: list[str] = []
+        previous = None
+        for t, s in self.statuses:
+            if t >= since and s != previous:
+                out.append(s)
+            previous = s
+        return out
+
+    def send(self, label: str) -> float:
+        start = time.monotonic()
+        self.action_pub.publish(String(data=label))
+        return start
+
+    def wait_for(self, status: str, since: float, timeout: float = TIMEOUT) -> bool:
+        """Spin until the status changes to ``status`` after ``since``."""
+        return spin_until(self.executor, lambda: status in self.changes(since), timeout)
+
+    def wait_log(self, text: str) -> bool:
+        """Spin until the manipulator logged a line containing ``text``."""
+        return spin_until(self.executor, lambda: any(text in line for line in self.logs),
+                          TIMEOUT)
+
+    def spin(self, seconds: float) -> None:
+        spin_until(self.executor, lambda: False, seconds)
+
+
+def test_action_executes_then_succeeds(executor, ros_context):
+    arm = Arm(executor, ros_context)
+    assert arm.node.status == 'idle'
+    start = arm.send(PICK_RED)
+    assert arm.wait_for('succeeded', start)
+    done = next(t for t, s in arm.statuses if s == 'succeeded')
+    assert done - start >= 0.15, 'succeeded before execution_time passed'
+    assert arm.changes(start) == ['executing', 'succeeded']
+    assert arm.node.current_action is None
+
+
+def test_heartbeat_repeats_status(executor, ros_context):
+    arm = Arm(executor, ros_context, status_rate=10.0)
+    since = time.monotonic()
+    assert spin_until(executor, lambda: sum(
+        1 for t, s in arm.statuses if s == 'idle' and t >= since) >= 3, TIMEOUT)
+    assert arm.changes(since) == []
+
+
+def test_failure_rate_one_fails(executor, ros_context):
+    arm = Arm(executor, ros_context, failure_rate=1.0)
+    start = arm.send(PICK_RED)
+    assert arm.wait_for('failed', start)
+    assert arm.changes(start) == ['executing', 'failed']
+
+
+def test_seeded_failures_are_reproducible(executor, ros_context):
+    outcomes = []
+    for _ in range(2):
+        arm = Arm(executor, ros_context, failure_rate=0.5, seed=7, execution_time=0.05)
+        runs = []
+        for _ in range(4):
+            start = arm.send(PICK_RED)
+            assert spin_until(executor, lambda: len(arm.changes(start)) >= 2, TIMEOUT)
+            assert arm.changes(start)[0] == 'executing'
+            runs.append(arm.changes(start)[1])
+        outcomes.append(runs)
+    assert outcomes[0] == outcomes[1]
+    assert set(outcomes[0]) == {'succeeded', 'failed'}
+
+
+def test_unknown_action_fails_without_executing(executor, ros_context):
+    arm = Arm(executor, ros_context)
+    start = arm.send('juggle the blocks')
+    assert arm.wait_for('failed', start)
+    arm.spin(0.3)
+    assert arm.changes(start) == ['failed']
+    # The arm still works afterwards.
+    start = arm.send(PICK_RED)
+    assert arm.wait_for('succeeded', start)
+    assert arm.changes(start) == ['executing', 'succeeded']
+
+
+def test_action_while_executing_is_rejected(executor, ros_context):
+    arm = Arm(executor, ros_context, execution_time=1.0)
+    start = arm.send(PICK_RED)
+    assert arm.wait_for('executing', start)
+    arm.send(PICK_GREEN)
+    assert arm.wait_log(f'rejected {PICK_GREEN!r}: still executing {PICK_RED!r}')
+    assert arm.node.status == 'executing'
+    assert arm.node.current_action == PICK_RED
+    assert arm.wait_for('succeeded', start)
+    done = time.monotonic()
+    arm.spin(0.8)  # a queued action would start (and finish) in this time
+    assert arm.changes(start) == ['executing', 'succeeded']
+    assert arm.changes(done) == []
+
+
+def test_estop_aborts_and_blocks_until_released(executor, ros_context):
+    arm = Arm(executor, ros_context, execution_time=1.0)
+    start = arm.send(PICK_RED)
+    assert arm.wait_for('executing', start)
+    arm.estop_pub.publish(Bool(data=True))
+    assert arm.wait_for('estopped', start)
+    assert arm.wait_log(f'aborted {PICK_RED!r}')
+    assert arm.node.current_action is None
+    arm.send(PICK_GREEN)
+    assert arm.wait_log(f'rejected {PICK_GREEN!r}: emergency stop')
+    arm.spin(max(0.0, start + 1.3 - time.monotonic()))  # past the original execution_time
+    assert arm.changes(start) == ['executing', 'estopped']
+    assert arm.node.status == 'estopped'
+
+    released = time.monotonic()
+    arm.estop_pub.publish(Bool(data=False))
+    assert arm.wait_for('idle', released)
+    start = arm.send(PICK_GREEN)
+    assert arm.wait_for('succeeded', start)
+    assert arm.changes(released) == ['idle', 'executing', 'succeeded']
+
+
+def test_joint_states_move_toward_the_action_pose(executor, ros_context):
+    arm = Arm(executor, ros_context, execution_time=1.0, joint_state_rate=50.0)
+    assert spin_until(executor, lambda: len(arm.joint_states) >= 2, TIMEOUT)
+    first = arm.joint_states[-1]
+    assert list(first.name) == list(JOINT_NAMES)
+    assert list(first.position) == pytest.approx(HOME_POSE)
+    assert list(first.velocity) == pytest.approx([0.0] * 6)
+    assert first.header.stamp.sec > 0
+
+    start = arm.send(PICK_RED)
+    assert arm.wait_for('succeeded', start)
+    goal = target_pose(Action(PICK_RED, 'pick', 'red block'))
+    assert spin_until(executor, lambda: list(arm.joint_states[-1].position)
+                      == pytest.approx(goal, abs=1e-6), TIMEOUT)
+    pans = [m.position[0] for m in arm.joint_states]
+    assert pans == sorted(pans, reverse=goal[0] < HOME_POSE[0]), 'the arm moved back and forth'
+    # How many samples arrive mid-move depends on how busy the machine is; the profile itself is
+    # checked in test_joint_motion_is_smooth.
+    moving = [m for m in arm.joint_states if abs(m.position[0] - goal[0]) > 1e-6
+              and abs(m.position[0] - HOME_POSE[0]) > 1e-6]
+    for msg in moving:
+        assert any(abs(v) > 1e-6 for v in msg.velocity)
+
+
+def test_joint_motion_is_smooth():
+    goal = target_pose(Action(PICK_RED, 'pick', 'red block'))
+    motion = JointMotion(HOME_POSE)
+    assert motion.position(5.0) == pytest.approx(HOME_POSE)
+    motion.move_to(goal, now=10.0, duration=1.0)
+    assert motion.position(10.0) == pytest.approx(HOME_POSE)
+    assert motion.velocity(10.0) == pytest.approx([0.0] * 6)
+    assert motion.position(11.0) == pytest.approx(goal)
+    assert motion.position(12.0) == pytest.approx(goal)
+    assert motion.velocity(11.5) == pytest.approx([0.0] * 6)
+    pans = [motion.position(10.0 + k / 20)[0] for k in range(21)]
+    span = abs(goal[0] - HOME_POSE[0])
+    assert pans == sorted(pans, reverse=goal[0] < HOME_POSE[0])
+    assert max(abs(a - b) for a, b in zip(pans, pans[1:])) < 0.1 * span
+    middle = motion.position(10.5)
+    assert all(min(h, g) < m < max(h, g) for h, g, m in zip(HOME_POSE, goal, middle) if h != g)
+    assert abs(motion.velocity(10.5)[0]) == pytest.approx(1.5 * span)
+
+    motion.stop(10.5)  # an estop freezes the joints mid-move
+    assert motion.position(13.0) == pytest.approx(middle)
+    assert motion.velocity(13.0) == pytest.approx([0.0] * 6)
+
+
+def test_target_poses_differ_per_action():
+    labels = [('pick up the red block', 'pick', 'red block'),
+              ('pick up the blue block', 'pick', 'blue block'),
+              ('put the held block in the bin', 'put', 'bin'),
+              ('stack the held block on the red block', 'stack', 'red block')]
+    poses = {target_pose(Action(*entry)) for entry in labels}
+    assert len(poses) == len(labels)
+    assert all(len(p) == 6 for p in poses)
+
+
+@pytest.mark.parametrize('name, value', [
+    ('execution_time', -0.5),
+    ('failure_rate', 1.5),
+    ('failure_rate', -0.1),
+    ('status_rate', 0.0),
+    ('joint_state_rate', -1.0),
+    ('execution_time', 'slow'),
+])
+def test_invalid_parameters_are_rejected(ros_context, name, value):
+    with pytest.raises(ConfigError, match=name):
+        MockManipulatorNode(context=ros_context,
+                            parameter_overrides=[Parameter(name, value=value)])
+
+
+def test_missing_actions_file_is_rejected(ros_context, tmp_path):
+    with pytest.raises(ConfigError, match='does not exist'):
+        MockManipulatorNode(context=ros_context, parameter_overrides=[
+            Parameter('actions_file', value=str(tmp_path / 'none.yaml'))])
+
+
+def test_actions_file_parameter_selects_the_library(executor, ros_context, tmp_path):
+    path = tmp_path / 'kitchen.yaml'
+    path.write_text('name: kitchen\nactions:\n  - {label: open the fridge, verb: open}\n',
+                    encoding='utf-8')
+    arm = Arm(executor, ros_context, actions_file=str(path))
+    assert arm.node.library.labels == ['open the fridge']
+    start = arm.send(PICK_RED)
+    assert arm.wait_for('failed', start)
+    start = arm.send('open the fridge')
+    assert arm.wait_for('succeeded', start)
