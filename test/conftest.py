@@ -53,7 +53,7 @@ def executor(ros_context):
 
 
 def spin_until(executor, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Wait until ``predicate()`` holds or ``timeout`` s pass, while ``executor`` spins; return it."""
+    """Wait until ``predicate()`` holds or ``timeout`` s pass (``executor`` spins meanwhile)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

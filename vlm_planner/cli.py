@@ -51,10 +51,15 @@ def format_step(step) -> str:
     """One line of demo output for a finished step."""
     d = step.decision
     scene = step.scene or {}
-    held = scene.get('held') or 'nothing'
-    return (f'step {step.number:>2}  {d["action"]:<40} conf {d["confidence"]:.2f}  '
-            f'{d["latency_s"] * 1000:6.0f} ms  -> {step.outcome:<9}  holding {held}'
-            f'{"  GOAL REACHED" if scene.get("satisfied") else ""}')
+    line = (f'step {step.number:>2}  {d["action"]:<40} conf {d["confidence"]:.2f}  '
+            f'{d["latency_s"] * 1000:5.0f} ms  -> {step.outcome:<9}')
+    if scene.get('satisfied'):
+        return line + '  GOAL REACHED'
+    if scene:
+        line += f'  holding {scene.get("held") or "nothing"}'
+        if scene.get('expert_next'):
+            line += f'; an expert would now: {scene["expert_next"]}'
+    return line
 
 
 def cmd_demo(args) -> int:
@@ -85,10 +90,20 @@ def cmd_demo(args) -> int:
 
 
 def cmd_params(args) -> int:
-    """Print the planner parameter table."""
-    from vlm_planner.settings import markdown_table
-    print(markdown_table())
+    """Print every node's parameter table as Markdown."""
+    from vlm_planner.params import markdown_table
+    for node, table in _node_param_tables().items():
+        if args.node in (None, node):
+            print(f'### {node}\n\n{markdown_table(table)}\n')
     return 0
+
+
+def _node_param_tables() -> dict:
+    from vlm_planner.ros.mock_manipulator_node import MOCK_MANIPULATOR_PARAMS
+    from vlm_planner.ros.scene_camera_node import SCENE_CAMERA_PARAMS
+    from vlm_planner.settings import PLANNER_PARAMS
+    return {'vlm_planner': PLANNER_PARAMS, 'mock_manipulator': MOCK_MANIPULATOR_PARAMS,
+            'scene_camera': SCENE_CAMERA_PARAMS}
 
 
 def cmd_make_tiny_model(args) -> int:
@@ -122,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument('--strategy', choices=['base', 'cot', 'reflect', 'consistency'])
     demo.set_defaults(func=cmd_demo)
 
-    params = sub.add_parser('params', help='print every planner parameter as a Markdown table')
+    params = sub.add_parser('params', help="print the nodes' parameters as Markdown tables")
+    params.add_argument('--node', choices=['vlm_planner', 'mock_manipulator', 'scene_camera'],
+                        help='only this node (default: all)')
     params.set_defaults(func=cmd_params)
 
     tiny = sub.add_parser('make-tiny-model',

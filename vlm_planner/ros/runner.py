@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 import threading
 from typing import Callable
 
@@ -17,6 +18,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import String
 
+from vlm_planner.errors import ConfigError
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS
 
 TERMINAL_STATUSES = ('succeeded', 'failed')
@@ -43,10 +45,11 @@ class LoopMonitor(Node):
         super().__init__('loop_monitor', **kwargs)
         self.max_steps = max_steps
         self.on_step = on_step or (lambda step: None)
-        self.steps: list[Step] = []
+        self.steps: list[Step] = []  # every published decision
+        self.reported: list[Step] = []  # steps whose outcome and scene are known
         self.scene: dict | None = None
         self.done = threading.Event()
-        self._report_at: float | None = None
+        self._unreported: list[tuple[float, Step]] = []  # (report time, step), in order
         self.create_timer(0.05, self._report)
         self.create_subscription(String, 'decision', self._on_decision, COMMAND_QOS)
         self.create_subscription(String, 'manipulator/status', self._on_status, LATCHED_QOS)
@@ -67,18 +70,19 @@ class LoopMonitor(Node):
         if pending is not None and msg.data in TERMINAL_STATUSES:
             pending.outcome = msg.data
             # The scene applies the action on this same status message; let its update arrive.
-            self._report_at = self.get_clock().now().nanoseconds * 1e-9 + SCENE_SETTLE_S
+            self._unreported.append((self._now() + SCENE_SETTLE_S, pending))
 
     def _report(self) -> None:
-        now = self.get_clock().now().nanoseconds * 1e-9
-        if self._report_at is None or now < self._report_at:
-            return
-        self._report_at = None
-        step = self.steps[-1]
-        step.scene = self.scene
-        self.on_step(step)
-        if self.goal_reached or (self.max_steps and step.number >= self.max_steps):
-            self.done.set()
+        while self._unreported and self._unreported[0][0] <= self._now():
+            _, step = self._unreported.pop(0)
+            step.scene = self.scene
+            self.reported.append(step)
+            self.on_step(step)
+            if self.goal_reached or (self.max_steps and step.number >= self.max_steps):
+                self.done.set()
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_scene(self, msg: String) -> None:
         self.scene = json.loads(msg.data)
@@ -105,19 +109,24 @@ def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = '
              on_step: Callable[[Step], None] | None = None) -> list[Step]:
     """Start the nodes in one process and spin until shutdown, the goal, or ``max_steps``.
 
-    Returns the steps taken. Raises :class:`vlm_planner.errors.VlmPlannerError` when a node
-    cannot start (bad parameter, missing model).
+    Returns the steps whose outcome is known, in order.
+
+    Raises:
+        VlmPlannerError: a node cannot start (bad parameter, missing model or file).
     """
     from vlm_planner.ros.mock_manipulator_node import MockManipulatorNode
     from vlm_planner.ros.planner_node import PlannerNode
     from vlm_planner.ros.scene_camera_node import SceneCameraNode
 
+    if params_file and not Path(params_file).is_file():
+        raise ConfigError(f'parameter file {params_file} does not exist; pass --params with an '
+                          'existing ROS 2 parameter file, or leave it out for the default.')
     context = rclpy.Context()
     rclpy.init(args=ros_arguments(params_file, namespace=namespace, log_level=log_level,
                                   overrides=overrides), context=context)
     executor = MultiThreadedExecutor(context=context)
     nodes: list[Node] = []
-    monitor = None
+    monitor = spinner = None
     try:
         if scene_camera:
             nodes.append(SceneCameraNode(context=context))
@@ -133,11 +142,13 @@ def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = '
         spinner.start()
         while context.ok() and spinner.is_alive() and not monitor.done.wait(0.1):
             pass
-        return monitor.steps
+        return monitor.reported
     except (KeyboardInterrupt, ExternalShutdownException):
-        return monitor.steps if monitor is not None else []
+        return monitor.reported if monitor is not None else []
     finally:
         executor.shutdown(timeout_sec=2.0)
+        if spinner is not None:
+            spinner.join(timeout=5.0)  # a C++ wait still running at exit aborts the process
         for node in nodes:
             executor.remove_node(node)
             node.destroy_node()

@@ -37,7 +37,7 @@ from vlm_planner.ros.conversions import rgb_to_compressed_msg, rgb_to_image_msg
 from vlm_planner.ros.parameters import declare_params
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 from vlm_planner.sim.render import MIN_HEIGHT, MIN_WIDTH, render
-from vlm_planner.sim.tasks import parse_goal, Task
+from vlm_planner.sim.tasks import parse_goal, Task, UnsolvableTaskError
 from vlm_planner.sim.world import TabletopWorld
 
 ENCODINGS = ('rgb8', 'bgr8')
@@ -162,10 +162,15 @@ class SceneCameraNode(Node):
         actions applied to the world since start or reset, counting those that were infeasible
         and changed nothing), ``held`` (colour or null), ``blocks`` (colour to ``table:<slot>``,
         ``bin``, ``on:<colour>`` or ``gripper``), ``last_action`` (label or null),
-        ``last_result`` (what happened, or why the action was discarded) and ``last_applied``
-        (whether it changed the world; null before the first action).
+        ``last_result`` (what happened, or why the action was discarded), ``last_applied``
+        (whether it changed the world; null before the first action) and ``expert_next`` (the
+        action a scripted expert would take now; null when the goal holds or cannot be reached).
         """
         state = self._world.to_dict()
+        try:
+            expert = self._task.expert_plan(self._world)
+        except UnsolvableTaskError:
+            expert = []
         return {
             'goal': self._task.text,
             'satisfied': self._task.is_satisfied(self._world),
@@ -175,6 +180,7 @@ class SceneCameraNode(Node):
             'last_action': self._last_action,
             'last_result': self._last_result,
             'last_applied': self._last_applied,
+            'expert_next': expert[0] if expert else None,
         }
 
     def _publish_status(self) -> None:

@@ -1,0 +1,56 @@
+"""The ``vlm-planner`` command as a user runs it."""
+
+import os
+from pathlib import Path
+import subprocess
+import sys
+
+import pytest
+
+from vlm_planner.cli import main
+from vlm_planner.models.tiny import read_tiny_marker
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, timeout=120):
+    return subprocess.run([sys.executable, '-m', 'vlm_planner.cli', *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+
+
+@pytest.mark.slow
+def test_demo_prints_each_step_and_says_the_model_is_untrained(tiny_model_cache):
+    result = run_cli('demo', '--steps', '1', '-p', 'execution_time:=0.2')
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith('step  1  ') and '-> succeeded' in line for line in lines), lines
+    assert 'put the red block in the bin' in result.stdout
+    assert 'untrained' in result.stdout
+
+
+def test_params_prints_every_node_table(capsys):
+    assert main(['params']) == 0
+    out = capsys.readouterr().out
+    for heading in ('### vlm_planner', '### mock_manipulator', '### scene_camera'):
+        assert heading in out
+    assert '| `strategy.name` | `base` |' in out
+
+
+def test_bad_override_and_bad_parameter_exit_with_a_message(tiny_model_cache):
+    with pytest.raises(SystemExit):
+        main(['run', '-p', 'no-separator'])
+    result = run_cli('run', '-p', 'keyframes.max_count:=0')
+    assert result.returncode == 2
+    assert 'keyframes.max_count must be >= 1' in result.stderr
+
+
+def test_missing_params_file_is_named(capsys, tmp_path):
+    assert main(['run', '--params', str(tmp_path / 'nope.yaml')]) == 2
+    assert 'nope.yaml' in capsys.readouterr().err
+
+
+def test_make_tiny_model_writes_a_marked_model_folder(tmp_path, capsys):
+    assert main(['make-tiny-model', '--out', str(tmp_path / 'm')]) == 0
+    assert read_tiny_marker(tmp_path / 'm')['arch'] == 'qwen2_5_vl'
+    assert (tmp_path / 'm' / 'config.json').is_file()
+    assert 'untrained' in capsys.readouterr().out
