@@ -71,3 +71,12 @@ def test_wheel_installs_ament_index_manifest_launch_and_config_into_share(tmp_pa
                      'vlm_planner/config/actions/tabletop.yaml'):
         assert share + relative in names, relative
     assert 'vlm_planner/resources/prompt_default.yaml' in names
+
+
+def test_readme_parameter_tables_match_the_code():
+    from vlm_planner.cli import node_parameter_tables
+    from vlm_planner.params import markdown_table
+    readme = (REPO / 'README.md').read_text()
+    for node, table in node_parameter_tables().items():
+        assert markdown_table(table) in readme, (
+            f'README parameters of {node} are stale: paste `vlm-planner params --node {node}`')

@@ -92,13 +92,14 @@ def cmd_demo(args) -> int:
 def cmd_params(args) -> int:
     """Print every node's parameter table as Markdown."""
     from vlm_planner.params import markdown_table
-    for node, table in _node_param_tables().items():
+    for node, table in node_parameter_tables().items():
         if args.node in (None, node):
             print(f'### {node}\n\n{markdown_table(table)}\n')
     return 0
 
 
-def _node_param_tables() -> dict:
+def node_parameter_tables() -> dict:
+    """Each node's name and parameter table."""
     from vlm_planner.ros.mock_manipulator_node import MOCK_MANIPULATOR_PARAMS
     from vlm_planner.ros.scene_camera_node import SCENE_CAMERA_PARAMS
     from vlm_planner.settings import PLANNER_PARAMS
