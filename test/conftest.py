@@ -72,3 +72,10 @@ def tiny_model_cache(tmp_path_factory):
         del os.environ['VLM_PLANNER_CACHE']
     else:
         os.environ['VLM_PLANNER_CACHE'] = previous
+
+
+def rosout_qos():
+    """QoS that also gets log lines sent before the subscription matched (rosout keeps them)."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    return QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -18,7 +18,9 @@ from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Bool, String  # noqa: E402
 
-from test.conftest import spin_until  # noqa: E402
+from test.conftest import rosout_qos, spin_until  # noqa: E402
+
+ROSOUT_QOS = rosout_qos()
 from vlm_planner.core.actions import Action  # noqa: E402
 from vlm_planner.errors import ConfigError  # noqa: E402
 from vlm_planner.ros.mock_manipulator_node import (HOME_POSE, JOINT_NAMES,  # noqa: E402
@@ -56,7 +58,8 @@ class Arm:
                                        SENSOR_QOS)
         logger = self.node.get_logger().name
         self.probe.create_subscription(
-            Log, '/rosout', lambda m: self.logs.append(m.msg) if m.name == logger else None, 100)
+            Log, '/rosout', lambda m: self.logs.append(m.msg) if m.name == logger else None,
+            ROSOUT_QOS)
         assert spin_until(executor, lambda: (
             self.action_pub.get_subscription_count() >= 1
             and self.estop_pub.get_subscription_count() >= 1

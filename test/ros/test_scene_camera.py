@@ -20,7 +20,9 @@ from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from test.conftest import spin_until  # noqa: E402
+from test.conftest import rosout_qos, spin_until  # noqa: E402
+
+ROSOUT_QOS = rosout_qos()
 from vlm_planner.config_paths import default_actions_file  # noqa: E402
 from vlm_planner.core.actions import ActionLibrary  # noqa: E402
 from vlm_planner.errors import ConfigError  # noqa: E402
@@ -62,7 +64,7 @@ class Scene:
                                        SENSOR_QOS)
         self.probe.create_subscription(
             String, 'scene/status', lambda m: self.scene.append(json.loads(m.data)), LATCHED_QOS)
-        self.probe.create_subscription(Log, '/rosout', self.logs.append, 100)
+        self.probe.create_subscription(Log, '/rosout', self.logs.append, ROSOUT_QOS)
         if probe_first:
             self.subscribe_goal()
         self.node = SceneCameraNode(context=context, namespace=self.namespace,
@@ -168,6 +170,7 @@ def test_initial_status_reports_the_world(executor, ros_context):
         'goal': 'put the red block in the bin', 'satisfied': False, 'steps_applied': 0,
         'held': None, 'blocks': {'red': 'table:0', 'green': 'table:1', 'blue': 'table:2'},
         'last_action': None, 'last_result': None, 'last_applied': None,
+        'expert_next': 'pick up the red block',
     }
 
 
