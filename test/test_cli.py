@@ -54,3 +54,29 @@ def test_make_tiny_model_writes_a_marked_model_folder(tmp_path, capsys):
     assert read_tiny_marker(tmp_path / 'm')['arch'] == 'qwen2_5_vl'
     assert (tmp_path / 'm' / 'config.json').is_file()
     assert 'untrained' in capsys.readouterr().out
+
+
+def test_plan_prints_the_decision_record_for_an_image_folder(tmp_path, tiny_model_cache):
+    import json
+
+    import cv2
+
+    from vlm_planner.sim.render import render
+    from vlm_planner.sim.world import TabletopWorld
+    frames = tmp_path / 'frames'
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f'{i}.png'), render(TabletopWorld.random_initial(i)))
+    result = run_cli('plan', '--frames', str(frames), '--goal', 'put the red block in the bin',
+                     '--strategy', 'reflect', '-p', 'keyframes.policy:=interval')
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record['strategy'] == 'reflect' and record['untrained'] is True
+    assert record['action'] in record['candidates'] and len(record['candidates']) == 8
+    assert record['keyframe_stamps'] == [0.0, 1.0, 2.0]
+
+
+def test_plan_reports_a_missing_frames_path(tmp_path):
+    result = run_cli('plan', '--frames', str(tmp_path / 'nope'), '--goal', 'g')
+    assert result.returncode == 2
+    assert 'nope does not exist' in result.stderr

@@ -6,6 +6,7 @@ Each subcommand parses its arguments and calls into the package; no logic lives 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Sequence
 
@@ -89,6 +90,30 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    """One decision on recorded frames, without ROS; print the decision record."""
+    from vlm_planner import settings
+    from vlm_planner.core.keyframes import keyframes_of
+    from vlm_planner.data.media import load_frames
+
+    values = dict(args.overrides)
+    if args.model == 'tiny':
+        values['model.backend'] = 'tiny'
+    elif args.model:
+        values.update({'model.backend': 'transformers', 'model.path': args.model})
+    if args.actions:
+        values['actions_file'] = args.actions
+    if args.strategy:
+        values['strategy.name'] = args.strategy
+    values = settings.complete(values)
+    frames = load_frames(args.frames, fps=args.fps)
+    planner = settings.build_planner(values)
+    history = keyframes_of(frames, settings.keyframe_config(values))
+    decision = planner.decide(args.goal, history)
+    print(json.dumps(decision.to_record(), indent=2))
+    return 0
+
+
 def cmd_params(args) -> int:
     """Print every node's parameter table as Markdown."""
     from vlm_planner.params import markdown_table
@@ -117,6 +142,7 @@ def cmd_make_tiny_model(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vlm-planner``."""
+    from vlm_planner.core.strategies import STRATEGIES
     from vlm_planner.models.tiny import SUPPORTED_ARCHS
     parser = argparse.ArgumentParser(
         prog='vlm-planner', description='Plan robot actions with a locally hosted video VLM.')
@@ -135,8 +161,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(demo, 'warn')
     demo.add_argument('--steps', type=int, default=6, help='step limit (default: 6)')
     demo.add_argument('--goal', help='task goal, e.g. "stack the blue block on the green block"')
-    demo.add_argument('--strategy', choices=['base', 'cot', 'reflect', 'consistency'])
+    demo.add_argument('--strategy', choices=STRATEGIES)
     demo.set_defaults(func=cmd_demo)
+
+    plan = sub.add_parser('plan', help='decide the next action for a video or image folder, '
+                                       'without ROS, and print the decision record as JSON')
+    plan.add_argument('--frames', required=True, metavar='PATH',
+                      help='video file, or folder of images taken in name order')
+    plan.add_argument('--goal', required=True,
+                      help='task goal, e.g. "put the red block in the bin"')
+    plan.add_argument('--model', default='tiny', metavar='DIR',
+                      help="local model folder, or 'tiny' for the untrained offline model "
+                           '(default)')
+    plan.add_argument('--actions', metavar='FILE', help='action library YAML (default: tabletop)')
+    plan.add_argument('--strategy', choices=STRATEGIES)
+    plan.add_argument('--fps', type=float, default=1.0,
+                      help='frame rate of an image folder (default: 1)')
+    plan.add_argument('-p', '--param', dest='overrides', type=_override, action='append',
+                      default=[], metavar='NAME:=VALUE',
+                      help='any planner parameter, e.g. strategy.scoring:=likelihood')
+    plan.set_defaults(func=cmd_plan)
 
     params = sub.add_parser('params', help="print the nodes' parameters as Markdown tables")
     params.add_argument('--node', choices=['vlm_planner', 'mock_manipulator', 'scene_camera'],

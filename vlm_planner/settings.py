@@ -15,8 +15,10 @@ from vlm_planner.core.actions import ActionLibrary
 from vlm_planner.core.keyframes import POLICIES, KeyframeConfig
 from vlm_planner.core.planner import Planner
 from vlm_planner.core.prompts import PromptTemplate
-from vlm_planner.core.strategies import STRATEGIES, StrategyConfig, make_strategy
+from vlm_planner.core.strategies import SCORINGS, STRATEGIES, StrategyConfig, make_strategy
 from vlm_planner.core.trigger import MODES, DecisionTrigger
+from vlm_planner.models.factory import BACKENDS, QUANTIZATIONS, ModelConfig, load_backend
+from vlm_planner.models.tiny import SUPPORTED_ARCHS
 from vlm_planner.params import Param
 
 PLANNER_PARAMS: tuple[Param, ...] = (
@@ -28,10 +30,23 @@ PLANNER_PARAMS: tuple[Param, ...] = (
     Param('image_transport', 'raw', "'raw' subscribes to image (sensor_msgs/Image), 'compressed' "
           'to image/compressed (sensor_msgs/CompressedImage).', choices=('raw', 'compressed')),
     Param('model.backend', 'tiny', "'transformers': a local Hugging Face video VLM folder "
-          "(model.path). 'tiny': a tiny randomly initialised Qwen2.5-VL built offline; its "
-          'choices are untrained.'),
+          "(model.path). 'openai': a model served over an OpenAI-compatible API (model.url: "
+          "vLLM, SGLang, llama.cpp server, Ollama). 'tiny': a tiny randomly initialised model "
+          'of a real architecture (model.tiny_arch) built offline; its choices are untrained.',
+          choices=BACKENDS),
     Param('model.path', '', 'Local model folder (config.json + safetensors) for the '
           'transformers backend.'),
+    Param('model.tiny_arch', 'qwen2_5_vl', "Architecture of the 'tiny' model.",
+          choices=SUPPORTED_ARCHS),
+    Param('model.url', '', "API root of the 'openai' backend, e.g. http://localhost:8000/v1. "
+          'The key comes from VLM_PLANNER_API_KEY or OPENAI_API_KEY, if set.'),
+    Param('model.api_model', '', "Served model name for the 'openai' backend. Empty: the first "
+          'one the server lists.'),
+    Param('model.timeout', 60.0, "Seconds the 'openai' server may take to answer.", above=0.0),
+    Param('model.retries', 2, "Extra attempts after the 'openai' server fails to connect or "
+          'answers 5xx/429.', minimum=0),
+    Param('model.quantization', '', "'' (none), '4bit' or '8bit': load the weights quantized "
+          'with bitsandbytes (CUDA only).', choices=('', *QUANTIZATIONS)),
     Param('model.device', 'auto', "'auto' (cuda if available), 'cpu', 'cuda' or 'cuda:N'."),
     Param('model.dtype', 'auto', "'auto' (bfloat16 on GPU, float32 on CPU), 'bfloat16', "
           "'float16' or 'float32'."),
@@ -46,6 +61,10 @@ PLANNER_PARAMS: tuple[Param, ...] = (
     Param('strategy.name', 'base', "Prompting strategy: 'base', 'cot' (chain of thought), "
           "'reflect' (self-reflection) or 'consistency' (self-consistency).", dynamic=True,
           choices=STRATEGIES),
+    Param('strategy.scoring', 'letter', "How options are scored where a strategy scores them: "
+          "'letter' (answer-letter probabilities, one forward pass) or 'likelihood' (each whole "
+          "action's mean token log-probability, EgoPlan's lowest loss, prompt computed once).",
+          dynamic=True, choices=SCORINGS),
     Param('strategy.samples', 5, 'Self-consistency: answers sampled per decision (one batch).',
           dynamic=True, minimum=1),
     Param('strategy.temperature', 0.7, 'Self-consistency: sampling temperature.', dynamic=True,
@@ -89,7 +108,8 @@ def strategy_config(values: Mapping[str, Any]) -> StrategyConfig:
     """The strategy part of complete ``values``."""
     return StrategyConfig(name=values['strategy.name'], samples=values['strategy.samples'],
                           temperature=values['strategy.temperature'],
-                          max_new_tokens=values['strategy.max_new_tokens'])
+                          max_new_tokens=values['strategy.max_new_tokens'],
+                          scoring=values['strategy.scoring'])
 
 
 def keyframe_config(values: Mapping[str, Any]) -> KeyframeConfig:
@@ -107,15 +127,18 @@ def make_trigger(values: Mapping[str, Any]) -> DecisionTrigger:
                            action_timeout=values['trigger.action_timeout'])
 
 
-def model_config(values: Mapping[str, Any]):
-    """The model part of complete ``values`` (a ``ModelConfig`` of the model factory)."""
-    from vlm_planner.models.factory import ModelConfig
+def model_config(values: Mapping[str, Any]) -> ModelConfig:
+    """The model part of complete ``values``."""
     overrides = {'max_pixels': values['model.max_pixels']} if values['model.max_pixels'] else {}
     return ModelConfig(backend=values['model.backend'], path=values['model.path'],
                        device=values['model.device'], dtype=values['model.dtype'],
                        attn_implementation=values['model.attn_implementation'],
                        max_frames=values['model.max_frames'],
-                       trust_remote_code=values['model.trust_remote_code'], **overrides)
+                       trust_remote_code=values['model.trust_remote_code'],
+                       quantization=values['model.quantization'],
+                       tiny_arch=values['model.tiny_arch'], url=values['model.url'],
+                       api_model=values['model.api_model'], timeout=values['model.timeout'],
+                       retries=values['model.retries'], **overrides)
 
 
 def load_actions(values: Mapping[str, Any]) -> ActionLibrary:
@@ -147,5 +170,5 @@ def build_planner(values: Mapping[str, Any]) -> Planner:
     keyframe_config(values)
     make_trigger(values)
     strategy_config(values)
-    from vlm_planner.models.factory import load_backend
-    return make_planner(values, load_backend(model_config(values)))
+    model = model_config(values)
+    return make_planner(values, load_backend(model))

@@ -16,17 +16,23 @@ class ScriptedBackend(VLMBackend):
 
     name = 'scripted'
 
-    def __init__(self, probs=None, replies=None):
+    def __init__(self, probs=None, replies=None, continuation_probs=None):
         self.probs = probs if probs and isinstance(probs[0], list) else [probs or [1.0]]
         self.replies = replies or []
         self.score_calls = []
         self.generate_calls = []
+        self.continuation_probs = continuation_probs or []
+        self.continuation_calls = []
 
     def score_letters(self, messages, letters):
         self.score_calls.append(list(messages))
         p = np.asarray(self.probs[min(len(self.score_calls) - 1, len(self.probs) - 1)], float)
         p = np.resize(p, len(letters)) + 1e-9
         return np.log(p / p.sum())
+
+    def score_continuations(self, messages, continuations):
+        self.continuation_calls.append((list(messages), list(continuations)))
+        return np.log(np.asarray(self.continuation_probs[:len(continuations)], float))
 
     def generate(self, messages, *, num_samples=1, temperature=0.0, max_new_tokens=128):
         self.generate_calls.append((list(messages), num_samples, temperature))

@@ -52,10 +52,11 @@ def test_user_template_overrides_only_given_fields_and_system_message(tmp_path):
 
 def test_reflection_shows_first_answer_back():
     template = PromptTemplate.default()
-    messages = reflection_messages(template, QUESTION, 1)
+    messages = reflection_messages(template, QUESTION, 1, 'Letter only.')
     assert [m.role for m in messages] == ['user', 'assistant', 'user']
     assert messages[1].content[0].text == '(B) wait'
     assert 'You answered (B) wait.' in messages[2].content[0].text
+    assert messages[2].content[0].text.endswith('Letter only.')
 
 
 @pytest.mark.parametrize('content, message', [

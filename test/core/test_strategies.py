@@ -88,7 +88,26 @@ def test_consistency_with_no_valid_sample_falls_back_to_scoring_and_says_so():
     assert 'no sample was valid' in result.answer_method
 
 
+def test_likelihood_scoring_scores_whole_labels_and_asks_for_the_action():
+    backend = ScriptedBackend(continuation_probs=[0.05, 0.01, 0.2])
+    result = decide('base', backend, scoring='likelihood')
+    assert result.index == 2
+    assert sum(result.scores) == pytest.approx(1.0)
+    assert result.confidence == pytest.approx(0.2 / 0.26)
+    [(messages, continuations)] = backend.continuation_calls
+    assert continuations == list(QUESTION.candidates)
+    assert message_text(messages).endswith('in the words of the options.')
+    assert not backend.score_calls
+
+
+def test_reflect_with_likelihood_scoring_uses_it_in_both_passes():
+    backend = ScriptedBackend(continuation_probs=[0.3, 0.2, 0.1])
+    assert decide('reflect', backend, scoring='likelihood').index == 0
+    assert len(backend.continuation_calls) == 2 and not backend.score_calls
+
+
 @pytest.mark.parametrize('kwargs, message', [
+    ({'scoring': 'vibes'}, 'scoring'),
     ({'name': 'tot'}, 'unknown'), ({'name': 'consistency', 'temperature': 0}, 'temperature'),
     ({'samples': 0}, 'samples'), ({'max_new_tokens': 0}, 'max_new_tokens')])
 def test_bad_strategy_config_is_rejected(kwargs, message):

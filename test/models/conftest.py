@@ -1,4 +1,9 @@
-"""Shared fixtures: one tiny model build and one loaded backend per test session."""
+"""Shared fixtures: each tiny model built once and loaded once per test session.
+
+``tiny_model_path`` and ``backend`` are the default architecture (Qwen2.5-VL). ``arch_model_path``
+and ``arch_backend`` are parametrized over every architecture :mod:`vlm_planner.models.tiny`
+builds, so a test that takes them runs once per architecture.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,18 @@ import numpy as np
 import pytest
 
 from vlm_planner.core.frames import Frame
+from vlm_planner.models.tiny import SUPPORTED_ARCHS
 
 
 @pytest.fixture(scope='session')
 def tiny_cache(tmp_path_factory):
-    """Build the tiny Qwen2.5-VL (seed 0) once per session; return its cache root."""
-    from vlm_planner.models.tiny import ensure_tiny_model
-
-    root = tmp_path_factory.mktemp('vlm_planner_cache')
-    ensure_tiny_model(cache_dir=root)
-    return root
+    """Return the session's cache root of tiny builds (each built on first use)."""
+    return tmp_path_factory.mktemp('vlm_planner_cache')
 
 
 @pytest.fixture(scope='session')
 def tiny_model_path(tiny_cache):
-    """Return the folder of the session's tiny model."""
+    """Return the folder of the session's tiny Qwen2.5-VL (seed 0)."""
     from vlm_planner.models.tiny import ensure_tiny_model
 
     return ensure_tiny_model(cache_dir=tiny_cache)
@@ -28,10 +30,32 @@ def tiny_model_path(tiny_cache):
 
 @pytest.fixture(scope='session')
 def backend(tiny_model_path):
-    """Load a CPU backend on the session's tiny model."""
+    """Load a CPU backend on the session's tiny Qwen2.5-VL."""
     from vlm_planner.models.hf import TransformersBackend
 
     return TransformersBackend(path=tiny_model_path, device='cpu')
+
+
+@pytest.fixture(scope='session', params=SUPPORTED_ARCHS)
+def arch(request):
+    """Return each architecture the tiny builder supports, one per test run."""
+    return request.param
+
+
+@pytest.fixture(scope='session')
+def arch_model_path(tiny_cache, arch):
+    """Return the folder of the session's tiny model of ``arch`` (seed 0)."""
+    from vlm_planner.models.tiny import ensure_tiny_model
+
+    return ensure_tiny_model(cache_dir=tiny_cache, arch=arch)
+
+
+@pytest.fixture(scope='session')
+def arch_backend(arch_model_path):
+    """Load a CPU backend on the session's tiny model of ``arch``."""
+    from vlm_planner.models.hf import TransformersBackend
+
+    return TransformersBackend(path=arch_model_path, device='cpu')
 
 
 @pytest.fixture(scope='session')

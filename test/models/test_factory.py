@@ -72,3 +72,14 @@ def test_unknown_tiny_arch_is_a_config_error(tmp_path, monkeypatch):
 def test_non_positive_limits_are_config_errors(field):
     with pytest.raises(ConfigError, match=field):
         ModelConfig(**{field: 0})
+
+
+def test_unknown_quantization_is_a_config_error():
+    assert ModelConfig().quantization == ''
+    with pytest.raises(ConfigError, match="model.quantization is '2bit'.*4bit, 8bit"):
+        ModelConfig(quantization='2bit')
+
+
+def test_quantization_reaches_the_backend(tiny_model_path):
+    with pytest.raises(ConfigError, match='model.quantization 8bit needs .*CUDA GPU'):
+        load_backend(ModelConfig(path=str(tiny_model_path), device='cpu', quantization='8bit'))

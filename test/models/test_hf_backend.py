@@ -1,4 +1,4 @@
-"""TransformersBackend on the tiny Qwen2.5-VL: letter scores, generation, inputs, load errors."""
+"""TransformersBackend on every tiny architecture: letter scores, generation, inputs, errors."""
 
 from __future__ import annotations
 
@@ -20,72 +20,92 @@ def ask(*parts) -> list[Message]:
     return [Message('user', tuple(parts))]
 
 
+def clip(make_frame, count: int = 3, kind: str = 'noise') -> VideoPart:
+    """Build a video of ``count`` frames one second apart."""
+    return VideoPart(tuple(make_frame(kind, stamp=float(t)) for t in range(count)))
+
+
 @pytest.fixture
 def full_prompt(make_frame):
     """Build a prompt with a video of the task so far, the current image and a question."""
-    video = VideoPart(tuple(make_frame('noise', stamp=t) for t in (0.0, 1.0, 2.0, 3.0)))
-    return ask(video, ImagePart(make_frame('stripes', 3.0)), TextPart(QUESTION))
+    return ask(clip(make_frame), ImagePart(make_frame('stripes', 3.0)), TextPart(QUESTION))
 
 
-def test_backend_identity(backend, tiny_model_path):
-    assert backend.name == tiny_model_path.name
-    assert backend.untrained is True
-    assert backend.device == torch.device('cpu') and backend.dtype == torch.float32
+def test_backend_identity(arch_backend, arch_model_path):
+    assert arch_backend.name == arch_model_path.name
+    assert arch_backend.untrained is True
+    assert arch_backend.device == torch.device('cpu') and arch_backend.dtype == torch.float32
 
 
-def test_scores_are_a_distribution_over_the_letters(backend, full_prompt):
-    scores = backend.score_letters(full_prompt, ['A', 'B', 'C', 'D'])
+def test_scores_are_a_distribution_over_the_letters(arch_backend, full_prompt):
+    scores = arch_backend.score_letters(full_prompt, ['A', 'B', 'C', 'D'])
 
     assert scores.shape == (4,)
     assert np.isfinite(scores).all()
     assert np.exp(scores).sum() == pytest.approx(1.0, abs=1e-9)
 
 
-def test_scores_are_deterministic(backend, full_prompt):
-    first = backend.score_letters(full_prompt, 'ABCDE')
-    second = backend.score_letters(full_prompt, 'ABCDE')
+def test_scores_are_deterministic(arch_backend, full_prompt):
+    first = arch_backend.score_letters(full_prompt, 'ABCDE')
+    second = arch_backend.score_letters(full_prompt, 'ABCDE')
 
     np.testing.assert_array_equal(first, second)
 
 
-def test_scores_depend_on_the_image(backend, make_frame):
-    black = backend.score_letters(ask(ImagePart(make_frame('black')), TextPart(QUESTION)), 'ABCD')
-    white = backend.score_letters(ask(ImagePart(make_frame('white')), TextPart(QUESTION)), 'ABCD')
+def test_scores_of_video_image_and_text_depend_on_the_image(arch_backend, make_frame):
+    video = clip(make_frame)
 
+    black = arch_backend.score_letters(
+        ask(video, ImagePart(make_frame('black')), TextPart(QUESTION)), 'ABCD')
+    white = arch_backend.score_letters(
+        ask(video, ImagePart(make_frame('white')), TextPart(QUESTION)), 'ABCD')
+
+    assert np.isfinite(black).all() and np.isfinite(white).all()
+    assert np.exp(black).sum() == pytest.approx(1.0, abs=1e-9)
     assert np.abs(black - white).max() > 1e-4
 
 
-def test_scores_depend_on_the_video(backend, make_frame):
+def test_scores_depend_on_the_video(arch_backend, make_frame):
     image = ImagePart(make_frame('stripes'))
-    dark = VideoPart((make_frame('black', 0.0), make_frame('black', 1.0)))
-    bright = VideoPart((make_frame('white', 0.0), make_frame('white', 1.0)))
 
-    a = backend.score_letters(ask(dark, image, TextPart(QUESTION)), 'ABCD')
-    b = backend.score_letters(ask(bright, image, TextPart(QUESTION)), 'ABCD')
+    dark = arch_backend.score_letters(
+        ask(clip(make_frame, 2, 'black'), image, TextPart(QUESTION)), 'ABCD')
+    bright = arch_backend.score_letters(
+        ask(clip(make_frame, 2, 'white'), image, TextPart(QUESTION)), 'ABCD')
 
-    assert np.abs(a - b).max() > 1e-4
+    assert np.abs(dark - bright).max() > 1e-4
 
 
-def test_image_only_and_text_only_prompts(backend, make_frame):
+def test_image_only_and_text_only_prompts(arch_backend, make_frame):
     image = ImagePart(make_frame('noise'))
-    image_only = backend.score_letters(ask(image, TextPart(QUESTION)), 'AB')
-    text_only = backend.score_letters([Message.text('user', QUESTION)], 'AB')
+    image_only = arch_backend.score_letters(ask(image, TextPart(QUESTION)), 'AB')
+    text_only = arch_backend.score_letters([Message.text('user', QUESTION)], 'AB')
 
     assert np.isfinite(image_only).all() and np.isfinite(text_only).all()
-    assert backend.generate(ask(image), max_new_tokens=4)[0].num_tokens > 0
+    assert arch_backend.generate(ask(image), max_new_tokens=4)[0].num_tokens > 0
 
 
 @pytest.mark.parametrize('count', [1, 2, 3, 7])
-def test_videos_of_any_length_work(backend, make_frame, count):
+def test_videos_of_any_length_work(arch_backend, make_frame, count):
     video = VideoPart(tuple(make_frame('noise', stamp=0.5 * i) for i in range(count)))
 
-    scores = backend.score_letters(ask(video, TextPart(QUESTION)), 'ABCD')
+    scores = arch_backend.score_letters(ask(video, TextPart(QUESTION)), 'ABCD')
 
     assert np.isfinite(scores).all()
 
 
-def test_long_video_is_subsampled_keeping_the_last_frame(tiny_model_path, make_frame):
-    backend = TransformersBackend(path=tiny_model_path, device='cpu', max_frames=4)
+def test_system_prompt_and_several_turns(arch_backend, make_frame):
+    messages = [Message.text('system', 'You are a robot.'),
+                Message('user', (clip(make_frame, 2), ImagePart(make_frame('white')),
+                                 TextPart(QUESTION))),
+                Message.text('assistant', 'A'),
+                Message.text('user', 'Is the previous answer correct?')]
+
+    assert np.isfinite(arch_backend.score_letters(messages, 'AB')).all()
+
+
+def test_long_video_is_subsampled_keeping_the_last_frame(arch_model_path, make_frame):
+    backend = TransformersBackend(path=arch_model_path, device='cpu', max_frames=4)
     frames = tuple(make_frame('noise', stamp=float(i)) for i in range(10))
     kept = tuple(frames[i] for i in (0, 3, 6, 9))
 
@@ -95,7 +115,7 @@ def test_long_video_is_subsampled_keeping_the_last_frame(tiny_model_path, make_f
     np.testing.assert_array_equal(long, short)
 
 
-def test_large_frames_are_shrunk_within_the_budget(backend, make_frame):
+def test_large_frames_are_shrunk_within_the_budget(arch_backend, make_frame):
     big = make_frame('noise', shape=(480, 640))
 
     small = _fit_pixels(big.image, 112 * 112)
@@ -104,7 +124,7 @@ def test_large_frames_are_shrunk_within_the_budget(backend, make_frame):
     assert small.shape[1] / small.shape[0] == pytest.approx(640 / 480, rel=0.05)
     assert small.dtype == np.uint8
     prompt = ask(VideoPart((big, big)), ImagePart(big), TextPart(QUESTION))
-    assert np.isfinite(backend.score_letters(prompt, 'AB')).all()
+    assert np.isfinite(arch_backend.score_letters(prompt, 'AB')).all()
 
 
 def test_subsample_indices_spread_evenly_and_keep_the_last():
@@ -114,37 +134,38 @@ def test_subsample_indices_spread_evenly_and_keep_the_last():
     assert _subsample_indices(5, 2) == [0, 4]
 
 
-def test_multi_token_letter_is_an_inference_error(backend, full_prompt):
+def test_multi_token_letter_is_an_inference_error(arch_backend, full_prompt):
     with pytest.raises(InferenceError, match='§'):
-        backend.score_letters(full_prompt, ['A', '§'])
+        arch_backend.score_letters(full_prompt, ['A', '§'])
     with pytest.raises(InferenceError):
-        backend.score_letters(full_prompt, [])
+        arch_backend.score_letters(full_prompt, [])
 
 
-def test_sampling_returns_the_samples_from_one_batched_call(backend, full_prompt, monkeypatch):
+def test_sampling_returns_the_samples_from_one_batched_call(arch_backend, full_prompt,
+                                                            monkeypatch):
     calls = []
-    original = backend.model.generate
+    original = arch_backend.model.generate
 
     def spy(*args, **kwargs):
         calls.append(kwargs)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(backend.model, 'generate', spy)
+    monkeypatch.setattr(arch_backend.model, 'generate', spy)
     torch.manual_seed(0)
 
-    replies = backend.generate(full_prompt, num_samples=3, temperature=1.0, max_new_tokens=8)
+    replies = arch_backend.generate(full_prompt, num_samples=3, temperature=1.0, max_new_tokens=8)
 
     assert len(calls) == 1 and calls[0]['num_return_sequences'] == 3
     assert len(replies) == 3
     assert all(isinstance(r, Generation) and 0 < r.num_tokens <= 8 for r in replies)
     assert all('<|' not in r.text and QUESTION not in r.text for r in replies)
-    # The tiny model ships Qwen's top_k=1; sampling must still give different replies.
+    # The tiny Qwen2.5-VL ships Qwen's top_k=1; sampling must still give different replies.
     assert len({r.text for r in replies}) > 1
 
 
-def test_greedy_generation_is_deterministic(backend, full_prompt):
-    first = backend.generate(full_prompt, num_samples=2, temperature=0.0, max_new_tokens=6)
-    second = backend.generate(full_prompt, temperature=0.0, max_new_tokens=6)
+def test_greedy_generation_is_deterministic(arch_backend, full_prompt):
+    first = arch_backend.generate(full_prompt, num_samples=2, temperature=0.0, max_new_tokens=6)
+    second = arch_backend.generate(full_prompt, temperature=0.0, max_new_tokens=6)
 
     assert len(first) == 2 and first[0] == first[1] == second[0]
     assert 0 < first[0].num_tokens <= 6
@@ -157,18 +178,18 @@ def test_generate_rejects_bad_arguments(backend, full_prompt):
         backend.generate(full_prompt, temperature=-1.0)
 
 
-def test_empty_video_is_an_inference_error(backend):
+def test_empty_video_is_an_inference_error(arch_backend):
     with pytest.raises(InferenceError, match='no frames'):
-        backend.score_letters(ask(VideoPart(()), TextPart(QUESTION)), 'AB')
+        arch_backend.score_letters(ask(VideoPart(()), TextPart(QUESTION)), 'AB')
 
 
-def test_concurrent_calls_agree(backend, full_prompt):
-    expected = backend.score_letters(full_prompt, 'ABCD')
+def test_concurrent_calls_agree(arch_backend, full_prompt):
+    expected = arch_backend.score_letters(full_prompt, 'ABCD')
     results, errors = [], []
 
     def worker():
         try:
-            results.append(backend.score_letters(full_prompt, 'ABCD'))
+            results.append(arch_backend.score_letters(full_prompt, 'ABCD'))
         except Exception as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
 
@@ -220,7 +241,8 @@ def test_broken_model_folder_is_a_load_error(tmp_path):
 
 
 @pytest.mark.parametrize('options', [{'device': 'gpu'}, {'dtype': 'float8'},
-                                     {'max_frames': 0}, {'max_pixels': 0}])
+                                     {'max_frames': 0}, {'max_pixels': 0},
+                                     {'quantization': '3bit'}])
 def test_bad_options_are_config_errors(tiny_model_path, options):
     with pytest.raises(ConfigError):
         TransformersBackend(path=tiny_model_path, **options)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from typing import Iterable
 
 import numpy as np
 
@@ -124,3 +125,14 @@ class KeyframeBuffer:
             self._latest = None
         if latest is not None:
             self.add(latest)
+
+
+def keyframes_of(frames: Iterable[Frame], config: KeyframeConfig | None = None) -> list[Frame]:
+    """Feed recorded ``frames`` through a fresh buffer in order and return its snapshot.
+
+    The offline tools use this so that the model sees what the live node would have kept.
+    """
+    buffer = KeyframeBuffer(config)
+    for frame in frames:
+        buffer.add(frame)
+    return buffer.snapshot()

@@ -31,6 +31,7 @@ class PromptTemplate:
     choices_header: str
     choice: str
     answer_instruction: str
+    action_instruction: str
     cot_instruction: str
     reflect_question: str
 
@@ -120,10 +121,14 @@ def build_messages(template: PromptTemplate, question: PlanningQuestion,
 
 
 def reflection_messages(template: PromptTemplate, question: PlanningQuestion,
-                        first_index: int) -> list[Message]:
-    """Return the second pass of self-reflection: the first answer shown back, asked to check."""
-    messages = build_messages(template, question, template.answer_instruction)
+                        first_index: int, instruction: str) -> list[Message]:
+    """Return the second pass of self-reflection: the first answer shown back, asked to check.
+
+    ``instruction`` is the one the first pass ended with.
+    """
+    messages = build_messages(template, question, instruction)
     answer = format_choice(template, question, first_index)
     messages.append(Message.text('assistant', answer))
-    messages.append(Message.text('user', template.reflect_question.format(answer=answer)))
+    messages.append(Message.text(
+        'user', f'{template.reflect_question.format(answer=answer)} {instruction}'))
     return messages

@@ -8,6 +8,11 @@
   whether it is correct; the letter it gives then is final.
 * ``consistency``: self-consistency. ``samples`` reasoning paths are sampled at ``temperature`` in
   one batch, each answer is parsed, and the majority wins (ties go to the earlier option).
+
+Wherever a strategy scores the options rather than generating (base, both passes of reflect, the
+fallbacks), ``scoring`` chooses how: ``letter`` reads the answer letters' probabilities from one
+forward pass; ``likelihood`` scores each option's whole label as the reply (EgoPlan-Bench's
+lowest loss, the mean log-probability per token) with the prompt computed once for all options.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
     from vlm_planner.models.base import VLMBackend
 
 STRATEGIES = ('base', 'cot', 'reflect', 'consistency')
+SCORINGS = ('letter', 'likelihood')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,8 +44,12 @@ class StrategyConfig:
     samples: int = 5  # self-consistency only
     temperature: float = 0.7  # self-consistency only
     max_new_tokens: int = 128  # cot and self-consistency reasoning length
+    scoring: str = 'letter'  # how options are scored: 'letter' or 'likelihood'
 
     def __post_init__(self) -> None:
+        if self.scoring not in SCORINGS:
+            raise ConfigError(f'strategy scoring {self.scoring!r} is unknown; choose one of '
+                              f'{", ".join(SCORINGS)}.')
         if self.name not in STRATEGIES:
             raise ConfigError(f'strategy {self.name!r} is unknown; choose one of '
                               f'{", ".join(STRATEGIES)}.')
@@ -79,9 +89,22 @@ class Strategy(abc.ABC):
     def decide(self, backend: 'VLMBackend', question: PlanningQuestion) -> StrategyResult:
         """Return the chosen candidate for ``question``."""
 
+    @property
+    def scored_instruction(self) -> str:
+        """The instruction that ends a prompt whose options are scored."""
+        return (self.template.action_instruction if self.config.scoring == 'likelihood'
+                else self.template.answer_instruction)
+
     def _scored(self, backend: 'VLMBackend', messages: list[Message],
                 question: PlanningQuestion) -> tuple[int, np.ndarray]:
-        probs = np.exp(backend.score_letters(messages, question.letters))
+        """Score the options after ``messages``; return the best and the probabilities."""
+        if self.config.scoring == 'likelihood':
+            # Mean log-probability per token of each whole label, turned into a distribution.
+            logits = np.asarray(backend.score_continuations(messages, question.candidates))
+        else:
+            logits = np.asarray(backend.score_letters(messages, question.letters))
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
         return int(np.argmax(probs)), probs
 
 
@@ -92,7 +115,7 @@ class BaseStrategy(Strategy):
 
     def decide(self, backend, question):
         """Score every letter in one pass and take the best."""
-        messages = build_messages(self.template, question, self.template.answer_instruction)
+        messages = build_messages(self.template, question, self.scored_instruction)
         index, probs = self._scored(backend, messages, question)
         return StrategyResult(index, float(probs[index]), scores=probs.tolist())
 
@@ -112,7 +135,7 @@ class ChainOfThoughtStrategy(Strategy):
                                   tokens=reply.num_tokens, answer_method=parsed.method)
         # The reasoning named no option: ask for the letter right after it.
         followup = messages + [Message.text('assistant', reply.text),
-                               Message.text('user', self.template.answer_instruction)]
+                               Message.text('user', self.scored_instruction)]
         index, probs = self._scored(backend, followup, question)
         return StrategyResult(index, float(probs[index]), scores=probs.tolist(),
                               rationale=reply.text, tokens=reply.num_tokens, invalid_answers=1,
@@ -126,10 +149,10 @@ class SelfReflectionStrategy(Strategy):
 
     def decide(self, backend, question):
         """Score a first answer, show it back, and score the reflected answer."""
-        first_messages = build_messages(self.template, question, self.template.answer_instruction)
+        first_messages = build_messages(self.template, question, self.scored_instruction)
         first, _ = self._scored(backend, first_messages, question)
-        final, probs = self._scored(
-            backend, reflection_messages(self.template, question, first), question)
+        final, probs = self._scored(backend, reflection_messages(
+            self.template, question, first, self.scored_instruction), question)
         verdict = 'kept' if final == first else 'revised to ' + format_choice(
             self.template, question, final)
         rationale = f'first answer {format_choice(self.template, question, first)}; {verdict}'
@@ -160,7 +183,7 @@ class SelfConsistencyStrategy(Strategy):
         rationale = '\n---\n'.join(r.text for r in replies)
         if not any(votes):
             index, probs = self._scored(backend, build_messages(
-                self.template, question, self.template.answer_instruction), question)
+                self.template, question, self.scored_instruction), question)
             return StrategyResult(index, float(probs[index]), scores=probs.tolist(), votes=votes,
                                   rationale=rationale, tokens=tokens, invalid_answers=invalid,
                                   answer_method='scored, no sample was valid')

@@ -2,11 +2,13 @@
 
 A prompt is a list of chat messages whose content mixes text, a video (the keyframes of the task's
 progress) and an image (the current frame). Backends turn it into their model's native input. The
-planner only ever asks two things of a backend:
+planner asks every backend two things, and those that can a third:
 
 * :meth:`VLMBackend.score_letters`: the log-probability of each answer letter as the first token of
   the assistant's reply (one forward pass);
-* :meth:`VLMBackend.generate`: free text, one or several samples.
+* :meth:`VLMBackend.generate`: free text, one or several samples;
+* :meth:`VLMBackend.score_continuations`: the log-likelihood of whole candidate answers (the
+  default raises :class:`NotImplementedError`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,28 @@ class VLMBackend(abc.ABC):
     def generate(self, messages: Sequence[Message], *, num_samples: int = 1,
                  temperature: float = 0.0, max_new_tokens: int = 128) -> list[Generation]:
         """Generate ``num_samples`` replies (greedy when temperature is 0), as one batch."""
+
+    def score_continuations(self, messages: Sequence[Message],
+                            continuations: Sequence[str]) -> np.ndarray:
+        """Return the mean log-probability per token of each continuation as the reply.
+
+        EgoPlan-Bench ranks candidate answers by their loss as the assistant's reply; this is the
+        negative of that loss, so higher is better. Backends that support it compute the prompt
+        once and score every continuation from it. The default supports nothing.
+
+        Args:
+            messages: the conversation; the assistant's reply starts right after it.
+            continuations: candidate replies, for example the action labels.
+
+        Returns:
+            One score per continuation: the mean over its tokens of their log-probabilities.
+
+        Raises:
+            NotImplementedError: the backend cannot score full answers.
+        """
+        raise NotImplementedError(
+            f'backend {self.name} ({type(self).__name__}) cannot score full answers; '
+            "use scoring 'letter'.")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to release
         """Release resources (GPU memory, connections)."""

@@ -6,10 +6,35 @@ Nothing is downloaded; the folder must hold ``config.json`` and safetensors weig
 
 Frames go to the processor as numpy arrays, already subsampled to ``max_frames`` and shrunk to
 ``max_pixels`` here, so the cost of a prompt is bounded whatever the camera delivers.
+
+Architectures take videos differently; small helpers below absorb each difference, found from the
+processor rather than from the model's name, so that relatives of these models work too:
+
+* Every processor gets the chosen frames as they are (``do_sample_frames=False``) with video
+  metadata: frame rate and frame indices (:class:`_Clip`). Qwen3-VL, VideoLLaMA3 and SmolVLM2 write
+  per-frame timestamps into the prompt from them and fail without them.
+* Qwen2-VL, Qwen2.5-VL and Qwen3-VL embed frames in pairs (temporal patch 2): clips are padded to
+  an even frame count (:func:`_pad_to_temporal_patch`); Qwen3-VL rejects a one-frame clip else.
+* VideoLLaMA3 shares one pixel budget among a clip's frames and drops patches that repeat the
+  previous frame; LLaVA-OneVision resizes every frame to its vision tower's square and lists a
+  message's images before its videos. Their processors do that; nothing to adapt here.
+* SmolVLM2's processor returns images and videos under one key (``pixel_values``), so a prompt with
+  both would lose one of them. Its clips, and those of any model whose processor has no video
+  processor, go as a sequence of images (:func:`_clip_as_images`) in SmolVLM2's own video wording:
+  an intro, then ``Frame from MM:SS:`` before each frame. Image splitting into tiles is then
+  switched off, as SmolVLM2 does for video frames, so every frame costs one tile.
+* A generation prompt that ends without a space or newline (SmolVLM2's ``Assistant:``) makes the
+  model answer `` A`` rather than ``A``: letter scores then count both tokens
+  (:func:`_letter_token_groups`).
+
+Optional 4-bit or 8-bit weights (``quantization``) load through bitsandbytes on a CUDA GPU.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import importlib.util
 import inspect
 import logging
 from pathlib import Path
@@ -38,6 +63,19 @@ DEFAULT_VIDEO_FPS = 2.0
 
 _DEVICE_PATTERN = re.compile(r'auto|cpu|cuda(:\d+)?')
 
+# BitsAndBytesConfig options of each ``quantization`` value (NF4 is the usual 4-bit format).
+_QUANTIZATION_OPTIONS = {
+    '4bit': {'load_in_4bit': True, 'bnb_4bit_quant_type': 'nf4',
+             'bnb_4bit_use_double_quant': True},
+    '8bit': {'load_in_8bit': True},
+}
+
+# SmolVLM2's video wording, used for clips sent as a sequence of images.
+_CLIP_INTRO = ('You are provided the following series of {count} frames from a {duration} '
+               '[H:MM:SS] video.\n')
+_CLIP_FRAME = '\nFrame from {minutes:02d}:{seconds:02d}:'
+_CLIP_OUTRO = '\n\n'
+
 _HINT = ('Run `vlm-planner make-tiny-model` for an offline test model, or point model.path at a '
          'folder with config.json, safetensors weights and the processor files.')
 
@@ -57,7 +95,7 @@ class TransformersBackend(VLMBackend):
 
     def __init__(self, *, path: str | Path, device: str = 'auto', dtype: str = 'auto',
                  attn_implementation: str = '', max_frames: int = 8, max_pixels: int = 448 * 448,
-                 trust_remote_code: bool = False) -> None:
+                 trust_remote_code: bool = False, quantization: str = '') -> None:
         """Load the model and processor in ``path``.
 
         Args:
@@ -71,9 +109,11 @@ class TransformersBackend(VLMBackend):
                 last frame.
             max_pixels: pixel budget per frame or image; larger ones are shrunk to fit first.
             trust_remote_code: allow code shipped in the model folder to run.
+            quantization: ``''`` (weights as ``dtype``), ``'4bit'`` (NF4) or ``'8bit'``; both
+                need the bitsandbytes package and a CUDA device.
 
         Raises:
-            ConfigError: an argument is invalid.
+            ConfigError: an argument is invalid, or quantization lacks bitsandbytes or CUDA.
             ModelLoadError: the folder is missing, is not a model folder, or fails to load.
         """
         if max_frames < 1:
@@ -84,14 +124,17 @@ class TransformersBackend(VLMBackend):
         self.name = self.path.name
         self.device = torch.device(_resolve_device(device))
         self.dtype = _resolve_dtype(dtype, self.device)
+        quantization_config = _quantization_config(quantization, self.device, self.dtype)
         self.max_frames = max_frames
         self.max_pixels = max_pixels
         self.untrained = read_tiny_marker(self.path) is not None
         self._lock = threading.Lock()
         _check_model_folder(self.path)
         self.processor, self.model = _load(
-            self.path, self.device, self.dtype, attn_implementation, trust_remote_code)
+            self.path, self.device, self.dtype, attn_implementation, trust_remote_code,
+            quantization_config)
         self._tokenizer = self.processor.tokenizer
+        self._clips_as_images = _sends_clips_as_images(self.processor)
         self._eos_ids = _eos_ids(self.model, self._tokenizer)
         # Only the last position's logits are needed; skip the rest where the model allows.
         self._logits_kwargs = (
@@ -101,7 +144,9 @@ class TransformersBackend(VLMBackend):
         """Return log-probabilities of ``letters`` as the reply's first token.
 
         One forward pass: the logits at the last prompt position are restricted to the letters'
-        token ids before the softmax, so the exponentials of the result sum to 1.
+        tokens before the softmax, so the exponentials of the result sum to 1. A letter's token is
+        the letter itself; after a prompt that ends without whitespace, also the letter after a
+        space where that is one token (see :func:`_letter_token_groups`).
 
         Raises:
             InferenceError: a letter is not a single token, or the model fails.
@@ -109,11 +154,13 @@ class TransformersBackend(VLMBackend):
         ids = self._letter_ids(letters)
         with self._lock, torch.inference_mode():
             inputs = self._inputs(messages)
+            groups = _letter_token_groups(
+                self._tokenizer, letters, ids, int(inputs['input_ids'][0, -1]))
             try:
                 logits = self.model(**inputs, **self._logits_kwargs).logits[0, -1]
             except Exception as error:  # noqa: BLE001 - any failure inside the model
                 raise _inference_error(error) from error
-            scores = torch.log_softmax(logits[ids].double(), dim=-1)
+            scores = _letter_log_probs(logits, groups)
         return scores.cpu().numpy()
 
     def generate(self, messages: Sequence[Message], *, num_samples: int = 1,
@@ -176,17 +223,13 @@ class TransformersBackend(VLMBackend):
     def _inputs(self, messages: Sequence[Message]) -> Any:
         if self.model is None:
             raise InferenceError(f'the backend of {self.name} is closed.')
-        conversation, images, videos, metadata = _to_hf_chat(
-            messages, self.max_frames, self.max_pixels, _temporal_patch_size(self.processor))
+        conversation, images, clips = _to_hf_chat(
+            messages, self.max_frames, self.max_pixels, _temporal_patch_size(self.processor),
+            self._clips_as_images)
         try:
             text = self.processor.apply_chat_template(
                 conversation, add_generation_prompt=True, tokenize=False)
-            kwargs: dict[str, Any] = {}
-            if images:
-                kwargs['images'] = images
-            if videos:
-                # Frames are chosen already: the processor must not resample them.
-                kwargs.update(videos=videos, video_metadata=metadata, do_sample_frames=False)
+            kwargs = _media_kwargs(self.processor, images, clips, self._clips_as_images)
             inputs = self.processor(text=[text], return_tensors='pt', **kwargs)
         except Exception as error:  # noqa: BLE001 - processors raise many kinds of errors
             raise InferenceError(
@@ -203,6 +246,32 @@ class TransformersBackend(VLMBackend):
         length = next((i + 1 for i, t in enumerate(tokens) if t in self._eos_ids), len(tokens))
         text = self._tokenizer.decode(tokens[:length], skip_special_tokens=True)
         return Generation(text=text.strip(), num_tokens=length)
+
+    def score_continuations(self, messages: Sequence[Message], continuations: Sequence[str], *,
+                            share_prefix: bool = True) -> np.ndarray:
+        """Return the mean log-probability per token of each continuation as the reply.
+
+        The prompt, video and image included, runs once; all continuations are then scored in one
+        batched pass over its KV cache (see :mod:`vlm_planner.models.likelihood`).
+
+        Args:
+            messages: the conversation; the assistant's reply starts right after it.
+            continuations: candidate replies, for example the action labels.
+            share_prefix: False scores each continuation with its own full forward pass over
+                prompt + continuation (the reference path of the tests and benchmarks).
+
+        Raises:
+            InferenceError: a continuation has no tokens, or the model fails.
+        """
+        from vlm_planner.models.likelihood import encode_continuations, score_continuations
+
+        ids = encode_continuations(self._tokenizer, continuations)
+        with self._lock, torch.inference_mode():
+            inputs = self._inputs(messages)
+            try:
+                return score_continuations(self.model, inputs, ids, share_prefix=share_prefix)
+            except Exception as error:  # noqa: BLE001 - any failure inside the model
+                raise _inference_error(error) from error
 
 
 def _resolve_device(device: str) -> str:
@@ -234,14 +303,45 @@ def _check_model_folder(path: Path) -> None:
         raise ModelLoadError(f'{path} has no safetensors weights (*.safetensors). {_HINT}')
 
 
+def _quantization_config(quantization: str, device: torch.device, dtype: torch.dtype) -> Any:
+    """Return the ``BitsAndBytesConfig`` of ``quantization``, or ``None`` for full weights.
+
+    Raises:
+        ConfigError: the value is unknown, or bitsandbytes or a CUDA device is missing.
+    """
+    if not quantization:
+        return None
+    if quantization not in _QUANTIZATION_OPTIONS:
+        raise ConfigError(f'model.quantization is {quantization!r}; use an empty string (none), '
+                          f'{", ".join(_QUANTIZATION_OPTIONS)}.')
+    missing = []
+    if importlib.util.find_spec('bitsandbytes') is None:
+        missing.append('the bitsandbytes package (pip install bitsandbytes)')
+    if device.type != 'cuda':
+        missing.append(f'a CUDA GPU (model.device is {device.type})')
+    if missing:
+        raise ConfigError(f'model.quantization {quantization} needs {" and ".join(missing)}; '
+                          f'or set model.quantization to an empty string for full weights.')
+    from transformers import BitsAndBytesConfig
+
+    options = dict(_QUANTIZATION_OPTIONS[quantization])
+    if quantization == '4bit':
+        options['bnb_4bit_compute_dtype'] = dtype
+    return BitsAndBytesConfig(**options)
+
+
 def _load(path: Path, device: torch.device, dtype: torch.dtype, attn_implementation: str,
-          trust_remote_code: bool) -> tuple[Any, Any]:
+          trust_remote_code: bool, quantization_config: Any = None) -> tuple[Any, Any]:
     options: dict[str, Any] = {'local_files_only': True, 'trust_remote_code': trust_remote_code}
+    quantized: dict[str, Any] = {}
+    if quantization_config is not None:
+        # bitsandbytes places the quantized weights itself; they cannot be moved afterwards.
+        quantized = {'quantization_config': quantization_config, 'device_map': {'': str(device)}}
     try:
         processor = AutoProcessor.from_pretrained(path, **options)
         model = AutoModelForImageTextToText.from_pretrained(
             path, dtype=dtype, use_safetensors=True,
-            attn_implementation=attn_implementation or None, **options)
+            attn_implementation=attn_implementation or None, **quantized, **options)
     except Exception as error:  # noqa: BLE001 - transformers raises many kinds of errors
         raise ModelLoadError(f'cannot load the model in {path}: {error}. {_HINT}') from error
     if not getattr(processor, 'chat_template', None) or not hasattr(processor, 'tokenizer'):
@@ -249,7 +349,8 @@ def _load(path: Path, device: torch.device, dtype: torch.dtype, attn_implementat
             f'the processor in {path} has no chat template or tokenizer; an instruction-tuned '
             f'video VLM (with chat_template.jinja) is needed. {_HINT}')
     try:
-        model.to(device)
+        if not quantized:
+            model.to(device)
     except RuntimeError as error:  # CUDA out of memory included
         raise ModelLoadError(
             f'cannot move the model in {path} to {device}: {error}. Try a smaller dtype or '
@@ -290,15 +391,92 @@ def _inference_error(error: Exception) -> InferenceError:
     return InferenceError(f'the model failed while answering: {error}')
 
 
-def _to_hf_chat(messages: Sequence[Message], max_frames: int, max_pixels: int,
-                temporal_patch_size: int) -> tuple[list[dict], list[np.ndarray],
-                                                   list[np.ndarray], list[dict]]:
-    """Turn our messages into the HF chat format plus the images, videos and video metadata.
+def _letter_token_groups(tokenizer: Any, letters: Sequence[str], ids: Sequence[int],
+                         last_prompt_token: int) -> list[list[int]]:
+    """Per-template quirk: the tokens each answer letter can start the reply with.
 
-    Images and videos are listed in prompt order, the order the processor matches them to the
-    placeholders of the chat template.
+    A letter's own token; after a generation prompt that ends without whitespace (SmolVLM2's
+    ``Assistant:``), where models answer with a space, also its space-prefixed token (`` A``) if
+    the tokenizer has that as one token distinct from all others.
+
+    Args:
+        tokenizer: the model's tokenizer.
+        letters: the answer letters.
+        ids: the single token of each letter.
+        last_prompt_token: the last token of the prompt.
     """
-    conversation, images, videos, metadata = [], [], [], []
+    ends_in_space = tokenizer.decode([last_prompt_token])[-1:].isspace()
+    if ends_in_space:
+        return [[i] for i in ids]
+    taken = set(ids)
+    groups = []
+    for letter, bare in zip(letters, ids):
+        group = [bare]
+        spaced = tokenizer.encode(' ' + letter, add_special_tokens=False)
+        if len(spaced) == 1 and spaced[0] not in taken:
+            taken.add(spaced[0])
+            group.append(spaced[0])
+        groups.append(group)
+    return groups
+
+
+def _letter_log_probs(logits: torch.Tensor, groups: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Log-probability of each token group, normalised over the tokens of all groups."""
+    log_probs = torch.log_softmax(logits[[i for group in groups for i in group]].double(), dim=-1)
+    return torch.stack([torch.logsumexp(part, dim=0)
+                        for part in log_probs.split([len(group) for group in groups])])
+
+
+def _sends_clips_as_images(processor: Any) -> bool:
+    """Whether clips go to ``processor`` as a sequence of images rather than as videos.
+
+    True where it has no video processor, or one whose outputs would overwrite the image
+    processor's (SmolVLM2 names both ``pixel_values``, so a prompt with both loses one).
+    """
+    video_processor = getattr(processor, 'video_processor', None)
+    if video_processor is None:
+        return True
+    image_processor = getattr(processor, 'image_processor', None)
+    image_outputs = set(getattr(image_processor, 'model_input_names', None) or ())
+    return bool(image_outputs & set(getattr(video_processor, 'model_input_names', None) or ()))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Clip:
+    """A video as sent to the processor.
+
+    Attributes:
+        frames: T x H x W x 3 frames, all of the newest frame's size.
+        indices: index of each frame at ``fps``; a frame repeated as padding repeats its index.
+        fps: frame rate the indices count at.
+    """
+
+    frames: np.ndarray
+    indices: tuple[int, ...]
+    fps: float
+
+    @property
+    def timestamps(self) -> list[float]:
+        """Seconds from the first frame to each frame."""
+        return [index / self.fps for index in self.indices]
+
+    def metadata(self) -> dict[str, Any]:
+        """Return the processor's video metadata; processors derive frame timestamps from it."""
+        return {'total_num_frames': len(self.frames), 'fps': self.fps,
+                'frames_indices': list(self.indices), 'duration': self.timestamps[-1],
+                'height': self.frames.shape[1], 'width': self.frames.shape[2]}
+
+
+def _to_hf_chat(messages: Sequence[Message], max_frames: int, max_pixels: int,
+                temporal_patch_size: int, clips_as_images: bool = False,
+                ) -> tuple[list[dict], list[np.ndarray], list[_Clip]]:
+    """Turn our messages into the HF chat format plus the prompt's images and clips.
+
+    Images and clips are listed in prompt order, the order the processor matches them to the
+    placeholders of the chat template. With ``clips_as_images`` each clip's frames are listed
+    among the images too (see :func:`_clip_as_images`).
+    """
+    conversation, images, clips = [], [], []
     for message in messages:
         content = []
         for part in message.content:
@@ -307,20 +485,78 @@ def _to_hf_chat(messages: Sequence[Message], max_frames: int, max_pixels: int,
             elif isinstance(part, ImagePart):
                 content.append({'type': 'image'})
                 images.append(_fit_pixels(part.frame.image, max_pixels))
+            elif isinstance(part, VideoPart) and clips_as_images:
+                clips.append(_video_clip(part.frames, max_frames, max_pixels, 1))
+                parts, frames = _clip_as_images(clips[-1])
+                content.extend(parts)
+                images.extend(frames)
             elif isinstance(part, VideoPart):
-                clip, fps = _video_clip(part.frames, max_frames, max_pixels, temporal_patch_size)
+                clips.append(_video_clip(part.frames, max_frames, max_pixels, temporal_patch_size))
                 content.append({'type': 'video'})
-                videos.append(clip)
-                metadata.append({'total_num_frames': len(clip), 'fps': fps})
             else:
                 raise InferenceError(f'unsupported message part {type(part).__name__}.')
         conversation.append({'role': message.role, 'content': content})
-    return conversation, images, videos, metadata
+    return conversation, images, clips
+
+
+def _clip_as_images(clip: _Clip) -> tuple[list[dict], list[np.ndarray]]:
+    """Per-architecture quirk: a clip as chat parts of text and images, in SmolVLM2's wording.
+
+    SmolVLM2's own video prompt: an intro with the frame count and duration, then
+    ``Frame from MM:SS:`` and the image of each frame.
+    """
+    duration = datetime.timedelta(seconds=int(clip.timestamps[-1]))
+    content = [{'type': 'text',
+                'text': _CLIP_INTRO.format(count=_number_words(len(clip.frames)),
+                                           duration=duration)}]
+    for stamp in clip.timestamps:
+        minutes, seconds = divmod(int(stamp), 60)
+        content.append({'type': 'text', 'text': _CLIP_FRAME.format(minutes=minutes,
+                                                                   seconds=seconds)})
+        content.append({'type': 'image'})
+    content.append({'type': 'text', 'text': _CLIP_OUTRO})
+    return content, list(clip.frames)
+
+
+def _number_words(count: int) -> str:
+    """``count`` in words (``three``) as SmolVLM2 writes it, in digits without num2words."""
+    try:
+        from num2words import num2words
+    except ImportError:
+        return str(count)
+    return num2words(count)
+
+
+def _media_kwargs(processor: Any, images: list[np.ndarray], clips: list[_Clip],
+                  clips_as_images: bool) -> dict[str, Any]:
+    """Processor arguments for the prompt's images and clips."""
+    kwargs: dict[str, Any] = {}
+    if images:
+        kwargs['images'] = images
+    if clips and clips_as_images:
+        kwargs.update(_frame_image_options(processor))
+    elif clips:
+        # Frames are chosen already: the processor must not resample them.
+        kwargs.update(videos=[clip.frames for clip in clips],
+                      video_metadata=[clip.metadata() for clip in clips], do_sample_frames=False)
+    return kwargs
+
+
+def _frame_image_options(processor: Any) -> dict[str, Any]:
+    """Per-architecture quirk: image options for a prompt whose images include a clip's frames.
+
+    Processors that split large images into tiles (SmolVLM2, Idefics3) keep video frames whole, one
+    tile each; without this a clip of 8 frames could cost a hundred tiles.
+    """
+    image_processor = getattr(processor, 'image_processor', None)
+    if getattr(image_processor, 'do_image_splitting', False):
+        return {'do_image_splitting': False}
+    return {}
 
 
 def _video_clip(frames: Sequence[Frame], max_frames: int, max_pixels: int,
-                temporal_patch_size: int) -> tuple[np.ndarray, float]:
-    """Return the clip sent for ``frames`` (T x H x W x 3) and its frame rate."""
+                temporal_patch_size: int) -> _Clip:
+    """Return the clip sent for ``frames``: subsampled, resized, padded to the temporal patch."""
     if not frames:
         raise InferenceError('a video in the prompt has no frames.')
     chosen = [frames[i] for i in _subsample_indices(len(frames), max_frames)]
@@ -329,8 +565,8 @@ def _video_clip(frames: Sequence[Frame], max_frames: int, max_pixels: int,
     # All frames take the newest frame's size so that they stack into one array.
     height, width = _fit_size(*chosen[-1].image.shape[:2], max_pixels)
     images = [_resize(frame.image, height, width) for frame in chosen]
-    images = _pad_to_temporal_patch(images, temporal_patch_size)
-    return np.stack(images), fps
+    indices = _pad_to_temporal_patch(list(range(len(images))), temporal_patch_size)
+    return _Clip(np.stack([images[i] for i in indices]), tuple(indices), fps)
 
 
 def _subsample_indices(count: int, limit: int) -> list[int]:
@@ -345,17 +581,24 @@ def _temporal_patch_size(processor: Any) -> int:
     return int(getattr(video_processor, 'temporal_patch_size', None) or 1)
 
 
-def _pad_to_temporal_patch(images: list[np.ndarray], temporal_patch_size: int) -> list[np.ndarray]:
+def _pad_to_temporal_patch(indices: list[int], temporal_patch_size: int) -> list[int]:
     """Per-architecture video quirk: make the frame count a multiple of the temporal patch.
 
     Qwen2-VL, Qwen2.5-VL and Qwen3-VL embed frames in pairs (``temporal_patch_size`` 2), so a clip
-    needs an even number of frames; a single frame becomes two copies of itself. The processor of
-    transformers 5 pads the same way on its own, but padding here keeps the frame count given in
-    the video metadata equal to what the model sees, on every version. Models without temporal
-    patches (size 1) are left alone.
+    needs an even number of frames; a single frame becomes two copies of itself (Qwen3-VL rejects
+    a one-frame clip). The processors of transformers 5 pad the same way on their own, but padding
+    here keeps the frame count given in the video metadata equal to what the model sees, on every
+    version. Models without temporal patches (size 1) are left alone.
+
+    Args:
+        indices: indices of the clip's frames.
+        temporal_patch_size: frames per temporal patch.
+
+    Returns:
+        ``indices`` with the last one repeated as often as needed.
     """
-    missing = -len(images) % temporal_patch_size
-    return images + [images[-1]] * missing
+    missing = -len(indices) % temporal_patch_size
+    return indices + [indices[-1]] * missing
 
 
 def _fit_size(height: int, width: int, max_pixels: int) -> tuple[int, int]:

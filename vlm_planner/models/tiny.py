@@ -5,8 +5,16 @@ generation) in seconds on a CPU without downloading anything. Their answers mean
 build holds a :data:`MARKER_NAME` file saying so, which backends read to flag themselves as
 untrained.
 
-Each architecture is one builder function registered in ``_BUILDERS``; adding an architecture means
-writing its builder (tokenizer, processor, config, model) and adding it to that dict.
+Each architecture is one builder function registered in ``_BUILDERS``: it picks the family's
+tokenizer class, special tokens and chat template, its processor classes with small pixel budgets,
+and a config of 2 layers with hidden size 64 and a 2-layer vision tower. Tokenizer training
+(:func:`_train_tokenizer`), the language-model config (:func:`_text_config`), the generation
+config and seeded initialisation and saving (:func:`_save`) are shared. Adding an architecture
+means writing its builder and adding it to that dict.
+
+Built architectures (``AutoModelForImageTextToText`` classes): ``qwen2_5_vl`` (Qwen2.5-VL),
+``video_llama_3`` (VideoLLaMA3), ``qwen3_vl`` (Qwen3-VL), ``llava_onevision`` (LLaVA-OneVision)
+and ``smolvlm`` (SmolVLM2, whose processor needs the num2words package).
 
 The heavy imports (torch, transformers, tokenizers) happen inside the builders, so finding an
 existing build in the cache stays cheap.
@@ -20,7 +28,7 @@ from pathlib import Path
 import shutil
 import string
 import tempfile
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from vlm_planner.errors import ConfigError
 
@@ -63,7 +71,8 @@ CORPUS = (
     'You are a helpful assistant.',
 )
 
-# Special tokens of the Qwen2 / Qwen2.5-VL tokenizer that chat templates and processors rely on.
+# Special tokens of the Qwen2 / Qwen2.5-VL tokenizer that chat templates and processors rely on;
+# VideoLLaMA3 (a Qwen2.5 language model) uses the same ones.
 _QWEN_SPECIAL_TOKENS = (
     '<|endoftext|>', '<|im_start|>', '<|im_end|>',
     '<|object_ref_start|>', '<|object_ref_end|>', '<|box_start|>', '<|box_end|>',
@@ -71,33 +80,53 @@ _QWEN_SPECIAL_TOKENS = (
     '<|vision_start|>', '<|vision_end|>', '<|vision_pad|>', '<|image_pad|>', '<|video_pad|>',
 )
 
-# The chat template Qwen2.5-VL-Instruct ships (content lists of text, image and video parts).
-_QWEN_CHAT_TEMPLATE = (
-    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-    "{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
-    "{% else %}{% for content in message['content'] %}"
-    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
-    "{% set image_count.value = image_count.value + 1 %}"
-    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
-    "<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif content['type'] == 'video' or 'video' in content %}"
-    "{% set video_count.value = video_count.value + 1 %}"
-    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
-    "<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif 'text' in content %}{{ content['text'] }}"
-    "{% endif %}{% endfor %}<|im_end|>\n"
-    "{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+# Qwen3 adds tool-call and thinking markers.
+_QWEN3_SPECIAL_TOKENS = _QWEN_SPECIAL_TOKENS + (
+    '<tool_call>', '</tool_call>', '<think>', '</think>')
+
+# LLaVA-OneVision (Qwen2 language model) marks images and videos with tokens of its own.
+_LLAVA_ONEVISION_SPECIAL_TOKENS = (
+    '<|endoftext|>', '<|im_start|>', '<|im_end|>', '<image>', '<video>')
+
+# SmolVLM2 (SmolLM2 language model): image framing tokens and the tile grid of split images.
+_SMOLVLM_SPECIAL_TOKENS = (
+    '<|endoftext|>', '<|im_start|>', '<|im_end|>', '<fake_token_around_image>', '<image>',
+    '<end_of_utterance>', '<global-img>',
+) + tuple(f'<row_{row}_col_{col}>' for row in range(1, 7) for col in range(1, 7))
+
+_QWEN2_5_VL_SYSTEM = 'You are a helpful assistant.'
+_VIDEO_LLAMA_3_SYSTEM = ('You are VideoLLaMA3 created by Alibaba DAMO Academy, a helpful '
+                         'assistant to help people understand images and videos.')
+
+# The chat template LLaVA-OneVision ships: a message's images, then its videos, then its text.
+_LLAVA_ONEVISION_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + ' ' }}"
+    "{% if message['content'] is string %}{{ '\n' + message['content'] }}{% else %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}"
+    "{{ '<image>' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}"
+    "{{ '<video>' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{{ '\n' + content['text'] }}{% endfor %}{% endif %}{{ '<|im_end|>' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
-# Pixel budget per image or video frame (56x56 .. 112x112) keeps CPU inference fast.
+# Pixel budget per image or video frame (56x56 .. 112x112) keeps CPU inference fast. Qwen3-VL's
+# 16-pixel patches merged 2x2 need multiples of 32.
 _MIN_PIXELS = 56 * 56
 _MAX_PIXELS = 112 * 112
+_QWEN3_MIN_PIXELS = 64 * 64
+_QWEN3_MAX_PIXELS = 128 * 128
+
+# Processors that share one pixel budget among a clip's frames get this many frames' worth.
+_CLIP_FRAMES_BUDGET = 4
+
+# Square side of LLaVA-OneVision and SmolVLM inputs (their vision towers take fixed-size squares).
+_LLAVA_ONEVISION_SIDE = 56
+_SMOLVLM_SIDE = 64
+
+# Head size of every tiny language model.
+_HEAD_DIM = 16
 
 
 def build_tiny_model(out_dir: str | os.PathLike, arch: str = 'qwen2_5_vl', seed: int = 0) -> Path:
@@ -203,75 +232,149 @@ def _write_marker(out: Path, arch: str, seed: int, model_class: str) -> None:
     (out / MARKER_NAME).write_text(json.dumps(marker, indent=2) + '\n', encoding='utf-8')
 
 
-def _train_qwen2_bpe(
-        special_tokens: tuple[str, ...]) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Train a byte-level BPE on :data:`CORPUS` with the exact pipeline ``Qwen2Tokenizer`` uses.
+def _im_chat_template(*, image: str, video: str, system: str = '') -> str:
+    """Chat template of the ChatML family (Qwen-VL, VideoLLaMA3) for content lists.
 
-    ``Qwen2Tokenizer`` rebuilds its normaliser and pre-tokeniser from code when it loads, so the
-    vocabulary must be trained with the same ones. The full byte alphabet is seeded, hence every
-    single character (each letter A..Z included) is one token.
+    Args:
+        image: text an image part renders as.
+        video: text a video part renders as.
+        system: system prompt used when the conversation has none; empty for no default.
     """
-    from tokenizers import decoders, normalizers, pre_tokenizers, Regex, Tokenizer, trainers
-    from tokenizers.models import BPE
-    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+    default_system = (
+        "{% if loop.first and message['role'] != 'system' %}"
+        f"<|im_start|>system\n{system}<|im_end|>\n"
+        "{% endif %}") if system else ''
+    return (
+        "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+        "{% for message in messages %}"
+        f"{default_system}"
+        "<|im_start|>{{ message['role'] }}\n"
+        "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+        "{% else %}{% for content in message['content'] %}"
+        "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+        "{% set image_count.value = image_count.value + 1 %}"
+        "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
+        f"{image}"
+        "{% elif content['type'] == 'video' or 'video' in content %}"
+        "{% set video_count.value = video_count.value + 1 %}"
+        "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
+        f"{video}"
+        "{% elif 'text' in content %}{{ content['text'] }}"
+        "{% endif %}{% endfor %}<|im_end|>\n"
+        "{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
 
-    tokenizer = Tokenizer(BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
-    tokenizer.normalizer = normalizers.NFC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior='isolated', invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    tokenizer.decoder = decoders.ByteLevel()
+
+def _train_tokenizer(tokenizer_class: type, special_tokens: tuple[str, ...], **kwargs: Any) -> Any:
+    """Return a ``tokenizer_class`` whose byte-level BPE is trained on :data:`CORPUS`.
+
+    The vocabulary is trained with the normaliser and pre-tokeniser ``tokenizer_class`` itself
+    builds (they are rebuilt from code when the tokenizer loads, so they must match). The full byte
+    alphabet is seeded, hence every single character (each letter A..Z included) is one token.
+
+    Args:
+        tokenizer_class: a byte-level BPE tokenizer class of transformers (``Qwen2Tokenizer``,
+            ``GPT2Tokenizer``).
+        special_tokens: the model family's special tokens, first in the vocabulary in this order.
+        kwargs: the roles of special tokens (``eos_token``, ``pad_token``, ...); every special
+            token without a role becomes an extra special token.
+    """
+    from tokenizers import pre_tokenizers, trainers
+
+    blank = tokenizer_class(vocab={}, merges=[], unk_token=kwargs.get('unk_token'))._tokenizer
     trainer = trainers.BpeTrainer(
         vocab_size=1024, min_frequency=1, special_tokens=list(special_tokens),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tokenizer.train_from_iterator(CORPUS, trainer)
-    model = json.loads(tokenizer.to_str())['model']
-    return model['vocab'], [tuple(merge) for merge in model['merges']]
+    blank.train_from_iterator(CORPUS, trainer)
+    model = json.loads(blank.to_str())['model']
+    roles = set(kwargs.values())
+    tokenizer = tokenizer_class(
+        vocab=model['vocab'], merges=[tuple(merge) for merge in model['merges']],
+        extra_special_tokens=[token for token in special_tokens if token not in roles], **kwargs)
+    _check_letters(tokenizer)
+    return tokenizer
 
 
-def _check_letters(tokenizer) -> None:
+def _check_letters(tokenizer: Any) -> None:
     ids = [tokenizer.encode(letter, add_special_tokens=False) for letter in LETTERS]
     if any(len(i) != 1 for i in ids) or len({i[0] for i in ids}) != len(LETTERS):
         raise RuntimeError('tiny tokenizer does not encode each letter A..Z as one distinct token')
 
 
+def _text_config(tokenizer: Any, *, eos: str, pad: str, **extra: Any) -> dict[str, Any]:
+    """Language-model config shared by all builds: 2 layers, hidden 64, 4 heads of 16, GQA 2."""
+    token_id = tokenizer.convert_tokens_to_ids
+    return {
+        'vocab_size': len(tokenizer), 'hidden_size': 64, 'intermediate_size': 128,
+        'num_hidden_layers': 2, 'num_attention_heads': 64 // _HEAD_DIM, 'num_key_value_heads': 2,
+        'max_position_embeddings': 32768, 'bos_token_id': None, 'eos_token_id': token_id(eos),
+        'pad_token_id': token_id(pad), **extra,
+    }
+
+
+def _mrope_section(interleaved: bool) -> list[int]:
+    """Split a head's rotary half into multimodal RoPE t, h, w sections (they must sum to it).
+
+    Qwen2.5-VL gives time 1/4 and height and width 3/8 each; Qwen3-VL, which interleaves the
+    sections, gives time the larger share (24, 20, 20 of 64).
+    """
+    half = _HEAD_DIM // 2
+    if interleaved:
+        height = half * 20 // 64
+        return [half - 2 * height, height, height]
+    temporal = half // 4
+    height = (half - temporal) // 2
+    return [temporal, height, half - temporal - height]
+
+
+def _generation_config(tokenizer: Any, *, eos: Sequence[str], pad: str, bos: str | None = None,
+                       **sampling: Any) -> Any:
+    """Generation config that stops at the tiny tokenizer's ``eos``, with ``sampling`` defaults."""
+    from transformers import GenerationConfig
+
+    token_id = tokenizer.convert_tokens_to_ids
+    return GenerationConfig(
+        bos_token_id=token_id(bos) if bos else None, eos_token_id=[token_id(t) for t in eos],
+        pad_token_id=token_id(pad), **sampling)
+
+
+def _save(out: Path, seed: int, model_class: type, config: Any, processor: Any,
+          generation_config: Any) -> str:
+    """Initialise ``model_class`` from ``seed``, save it with ``processor``; return its name."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = model_class(config)
+    model.generation_config = generation_config
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return model_class.__name__
+
+
 def _build_qwen2_5_vl(out: Path, seed: int) -> str:
     """Write a tiny Qwen2.5-VL (``Qwen2_5_VLForConditionalGeneration``) into ``out``."""
-    import torch
-    from transformers import (GenerationConfig, Qwen2_5_VLConfig,
-                              Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
-                              Qwen2Tokenizer, Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
+    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration,
+                              Qwen2_5_VLProcessor, Qwen2Tokenizer, Qwen2VLImageProcessor,
+                              Qwen2VLVideoProcessor)
 
-    vocab, merges = _train_qwen2_bpe(_QWEN_SPECIAL_TOKENS)
-    tokenizer = Qwen2Tokenizer(
-        vocab=vocab, merges=merges, eos_token='<|im_end|>', pad_token='<|endoftext|>',
-        unk_token=None, extra_special_tokens=list(_QWEN_SPECIAL_TOKENS[1:]))
-    _check_letters(tokenizer)
-    token_id = tokenizer.convert_tokens_to_ids
+    tokenizer = _train_tokenizer(Qwen2Tokenizer, _QWEN_SPECIAL_TOKENS, eos_token='<|im_end|>',
+                                 pad_token='<|endoftext|>', unk_token=None)
     pixels = {'min_pixels': _MIN_PIXELS, 'max_pixels': _MAX_PIXELS}
     processor = Qwen2_5_VLProcessor(
         image_processor=Qwen2VLImageProcessor(**pixels),
         # Explicit cap setting: silences the per-call deprecation warning of transformers 5.
         video_processor=Qwen2VLVideoProcessor(**pixels, cap_pixels_per_frame=False),
-        tokenizer=tokenizer, chat_template=_QWEN_CHAT_TEMPLATE)
-
-    head_dim = 16
-    # Multimodal RoPE splits each head's rotary half into t, h, w sections (Qwen's 1/4, 3/8, 3/8).
-    half = head_dim // 2
-    temporal = half // 4
-    height = (half - temporal) // 2
-    mrope_section = [temporal, height, half - temporal - height]
+        tokenizer=tokenizer, chat_template=_im_chat_template(
+            image='<|vision_start|><|image_pad|><|vision_end|>',
+            video='<|vision_start|><|video_pad|><|vision_end|>', system=_QWEN2_5_VL_SYSTEM))
+    token_id = tokenizer.convert_tokens_to_ids
     config = Qwen2_5_VLConfig(
-        text_config={
-            'vocab_size': len(tokenizer), 'hidden_size': 64, 'intermediate_size': 128,
-            'num_hidden_layers': 2, 'max_window_layers': 2, 'num_attention_heads': 64 // head_dim,
-            'num_key_value_heads': 2, 'max_position_embeddings': 32768,
-            'rope_parameters': {'rope_type': 'default', 'rope_theta': 1000000.0,
-                                'mrope_section': mrope_section},
-            'bos_token_id': None, 'eos_token_id': token_id('<|im_end|>'),
-            'pad_token_id': token_id('<|endoftext|>'),
-        },
+        text_config=_text_config(
+            tokenizer, eos='<|im_end|>', pad='<|endoftext|>', max_window_layers=2,
+            rope_parameters={'rope_type': 'default', 'rope_theta': 1000000.0,
+                             'mrope_section': _mrope_section(interleaved=False)}),
         vision_config={
             'depth': 2, 'hidden_size': 32, 'intermediate_size': 64, 'num_heads': 2,
             'out_hidden_size': 64, 'fullatt_block_indexes': [1], 'window_size': 112,
@@ -280,23 +383,168 @@ def _build_qwen2_5_vl(out: Path, seed: int) -> str:
         image_token_id=token_id('<|image_pad|>'), video_token_id=token_id('<|video_pad|>'),
         vision_start_token_id=token_id('<|vision_start|>'),
         vision_end_token_id=token_id('<|vision_end|>'), tie_word_embeddings=False)
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Qwen2_5_VLForConditionalGeneration(config)
     # Same sampling defaults as Qwen2.5-VL-Instruct ships, so backends meet realistic settings.
-    model.generation_config = GenerationConfig(
-        bos_token_id=token_id('<|endoftext|>'),
-        eos_token_id=[token_id('<|im_end|>'), token_id('<|endoftext|>')],
-        pad_token_id=token_id('<|endoftext|>'), do_sample=True, temperature=0.1, top_p=0.001,
-        top_k=1, repetition_penalty=1.05)
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    return type(model).__name__
+    generation = _generation_config(
+        tokenizer, bos='<|endoftext|>', eos=('<|im_end|>', '<|endoftext|>'), pad='<|endoftext|>',
+        do_sample=True, temperature=0.1, top_p=0.001, top_k=1, repetition_penalty=1.05)
+    return _save(out, seed, Qwen2_5_VLForConditionalGeneration, config, processor, generation)
+
+
+def _build_video_llama_3(out: Path, seed: int) -> str:
+    """Write a tiny VideoLLaMA3 (``VideoLlama3ForConditionalGeneration``) into ``out``.
+
+    The vision tower's patch size must equal the processor's (14). The video processor shares one
+    pixel budget among a clip's frames, so it gets :data:`_CLIP_FRAMES_BUDGET` frames' worth.
+    """
+    from transformers import (Qwen2Tokenizer, VideoLlama3Config,
+                              VideoLlama3ForConditionalGeneration, VideoLlama3ImageProcessor,
+                              VideoLlama3Processor, VideoLlama3VideoProcessor)
+
+    tokenizer = _train_tokenizer(Qwen2Tokenizer, _QWEN_SPECIAL_TOKENS, eos_token='<|im_end|>',
+                                 pad_token='<|endoftext|>', unk_token=None)
+    processor = VideoLlama3Processor(
+        image_processor=VideoLlama3ImageProcessor(min_pixels=_MIN_PIXELS, max_pixels=_MAX_PIXELS),
+        video_processor=VideoLlama3VideoProcessor(
+            min_pixels=_MIN_PIXELS, max_pixels=_MAX_PIXELS * _CLIP_FRAMES_BUDGET),
+        tokenizer=tokenizer, chat_template=_im_chat_template(
+            image='<|image_pad|>\n', video='<|video_pad|>\n', system=_VIDEO_LLAMA_3_SYSTEM))
+    token_id = tokenizer.convert_tokens_to_ids
+    config = VideoLlama3Config(
+        text_config=_text_config(
+            tokenizer, eos='<|im_end|>', pad='<|endoftext|>', model_type='qwen2',
+            rope_parameters={'rope_type': 'default', 'rope_theta': 1000000.0}),
+        vision_config={'hidden_size': 32, 'intermediate_size': 64, 'num_hidden_layers': 2,
+                       'num_attention_heads': 2, 'patch_size': 14},
+        image_token_id=token_id('<|image_pad|>'), video_token_id=token_id('<|video_pad|>'),
+        tie_word_embeddings=False)
+    generation = _generation_config(
+        tokenizer, bos='<|endoftext|>', eos=('<|im_end|>', '<|endoftext|>'), pad='<|endoftext|>')
+    return _save(out, seed, VideoLlama3ForConditionalGeneration, config, processor, generation)
+
+
+def _build_qwen3_vl(out: Path, seed: int) -> str:
+    """Write a tiny Qwen3-VL (``Qwen3VLForConditionalGeneration``) into ``out``.
+
+    16-pixel patches, interleaved multimodal RoPE, one DeepStack layer, and learned vision position
+    embeddings on an 8x8 grid (their count must be a square).
+    """
+    from transformers import (Qwen2Tokenizer, Qwen2VLImageProcessor, Qwen3VLConfig,
+                              Qwen3VLForConditionalGeneration, Qwen3VLProcessor,
+                              Qwen3VLVideoProcessor)
+
+    tokenizer = _train_tokenizer(Qwen2Tokenizer, _QWEN3_SPECIAL_TOKENS, eos_token='<|im_end|>',
+                                 pad_token='<|endoftext|>', unk_token=None)
+    normalise = {'image_mean': [0.5, 0.5, 0.5], 'image_std': [0.5, 0.5, 0.5]}
+    processor = Qwen3VLProcessor(
+        image_processor=Qwen2VLImageProcessor(
+            min_pixels=_QWEN3_MIN_PIXELS, max_pixels=_QWEN3_MAX_PIXELS, patch_size=16,
+            **normalise),
+        video_processor=Qwen3VLVideoProcessor(
+            size={'shortest_edge': _QWEN3_MIN_PIXELS * 2,
+                  'longest_edge': _QWEN3_MAX_PIXELS * _CLIP_FRAMES_BUDGET},
+            cap_pixels_per_frame=False, **normalise),
+        tokenizer=tokenizer, chat_template=_im_chat_template(
+            image='<|vision_start|><|image_pad|><|vision_end|>',
+            video='<|vision_start|><|video_pad|><|vision_end|>'))
+    token_id = tokenizer.convert_tokens_to_ids
+    config = Qwen3VLConfig(
+        text_config=_text_config(
+            tokenizer, eos='<|im_end|>', pad='<|endoftext|>', head_dim=_HEAD_DIM,
+            rope_parameters={'rope_type': 'default', 'rope_theta': 5000000.0,
+                             'mrope_section': _mrope_section(interleaved=True),
+                             'mrope_interleaved': True}),
+        vision_config={
+            'depth': 2, 'hidden_size': 32, 'intermediate_size': 64, 'num_heads': 2,
+            'patch_size': 16, 'spatial_merge_size': 2, 'temporal_patch_size': 2,
+            'out_hidden_size': 64, 'num_position_embeddings': 64, 'deepstack_visual_indexes': [0],
+        },
+        image_token_id=token_id('<|image_pad|>'), video_token_id=token_id('<|video_pad|>'),
+        vision_start_token_id=token_id('<|vision_start|>'),
+        vision_end_token_id=token_id('<|vision_end|>'), tie_word_embeddings=False)
+    # Qwen3-VL-Instruct's sampling defaults.
+    generation = _generation_config(
+        tokenizer, bos='<|endoftext|>', eos=('<|im_end|>', '<|endoftext|>'), pad='<|endoftext|>',
+        do_sample=True, temperature=0.7, top_p=0.8, top_k=20)
+    return _save(out, seed, Qwen3VLForConditionalGeneration, config, processor, generation)
+
+
+def _build_llava_onevision(out: Path, seed: int) -> str:
+    """Write a tiny LLaVA-OneVision (``LlavaOnevisionForConditionalGeneration``) into ``out``.
+
+    A SigLIP tower on 56x56 squares (4x4 patches of 14); the any-resolution grid holds up to 2x2
+    such tiles and must be the same in the processor and the model config.
+    """
+    from transformers import (LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration,
+                              LlavaOnevisionImageProcessor, LlavaOnevisionProcessor,
+                              LlavaOnevisionVideoProcessor, Qwen2Tokenizer)
+
+    tokenizer = _train_tokenizer(Qwen2Tokenizer, _LLAVA_ONEVISION_SPECIAL_TOKENS,
+                                 eos_token='<|im_end|>', pad_token='<|endoftext|>', unk_token=None)
+    side, patch = _LLAVA_ONEVISION_SIDE, 14
+    square = {'height': side, 'width': side}
+    pinpoints = [[side * rows, side * cols] for rows in (1, 2) for cols in (1, 2)]
+    processor = LlavaOnevisionProcessor(
+        image_processor=LlavaOnevisionImageProcessor(size=square, image_grid_pinpoints=pinpoints),
+        video_processor=LlavaOnevisionVideoProcessor(size=square), tokenizer=tokenizer,
+        num_image_tokens=(side // patch) ** 2, vision_feature_select_strategy='full',
+        chat_template=_LLAVA_ONEVISION_CHAT_TEMPLATE)
+    token_id = tokenizer.convert_tokens_to_ids
+    config = LlavaOnevisionConfig(
+        text_config=_text_config(
+            tokenizer, eos='<|im_end|>', pad='<|endoftext|>', model_type='qwen2',
+            rope_parameters={'rope_type': 'default', 'rope_theta': 1000000.0}),
+        vision_config={'model_type': 'siglip_vision_model', 'hidden_size': 32,
+                       'intermediate_size': 64, 'num_hidden_layers': 2, 'num_attention_heads': 2,
+                       'patch_size': patch, 'image_size': side, 'vision_use_head': False},
+        image_token_index=token_id('<image>'), video_token_index=token_id('<video>'),
+        image_grid_pinpoints=pinpoints, vision_feature_select_strategy='full',
+        vision_feature_layer=-1, tie_word_embeddings=False)
+    generation = _generation_config(
+        tokenizer, bos='<|endoftext|>', eos=('<|im_end|>', '<|endoftext|>'), pad='<|endoftext|>')
+    return _save(out, seed, LlavaOnevisionForConditionalGeneration, config, processor, generation)
+
+
+def _build_smolvlm(out: Path, seed: int) -> str:
+    """Write a tiny SmolVLM2 (``SmolVLMForConditionalGeneration``) into ``out``.
+
+    A 64x64 vision tower with 16-pixel patches and pixel shuffle 2, so each image tile is 4 tokens;
+    images are split into at most 2x2 tiles plus the whole image. Its language model is a Llama
+    with SmolLM2's GPT-2 style tokenizer.
+    """
+    from transformers import (GPT2Tokenizer, SmolVLMConfig, SmolVLMForConditionalGeneration,
+                              SmolVLMImageProcessor, SmolVLMProcessor, SmolVLMVideoProcessor)
+    from transformers.models.smolvlm.processing_smolvlm import DEFAULT_CHAT_TEMPLATE
+
+    tokenizer = _train_tokenizer(
+        GPT2Tokenizer, _SMOLVLM_SPECIAL_TOKENS, bos_token='<|im_start|>',
+        eos_token='<end_of_utterance>', pad_token='<|im_end|>', unk_token='<|endoftext|>')
+    side, patch, scale = _SMOLVLM_SIDE, 16, 2
+    tile = {'longest_edge': side}
+    processor = SmolVLMProcessor(
+        image_processor=SmolVLMImageProcessor(
+            size={'longest_edge': 2 * side}, max_image_size=tile),
+        video_processor=SmolVLMVideoProcessor(size=tile, max_image_size=tile),
+        tokenizer=tokenizer, image_seq_len=(side // patch) ** 2 // scale ** 2,
+        chat_template=DEFAULT_CHAT_TEMPLATE)
+    config = SmolVLMConfig(
+        text_config=_text_config(
+            tokenizer, eos='<end_of_utterance>', pad='<|im_end|>', model_type='llama',
+            rope_parameters={'rope_type': 'default', 'rope_theta': 100000.0}),
+        vision_config={'hidden_size': 32, 'intermediate_size': 64, 'num_hidden_layers': 2,
+                       'num_attention_heads': 2, 'image_size': side, 'patch_size': patch},
+        image_token_id=tokenizer.convert_tokens_to_ids('<image>'), scale_factor=scale,
+        tie_word_embeddings=False)
+    generation = _generation_config(
+        tokenizer, bos='<|im_start|>', eos=('<end_of_utterance>', '<|im_end|>'), pad='<|im_end|>')
+    return _save(out, seed, SmolVLMForConditionalGeneration, config, processor, generation)
 
 
 _BUILDERS: dict[str, Callable[[Path, int], str]] = {
     'qwen2_5_vl': _build_qwen2_5_vl,
+    'video_llama_3': _build_video_llama_3,
+    'qwen3_vl': _build_qwen3_vl,
+    'llava_onevision': _build_llava_onevision,
+    'smolvlm': _build_smolvlm,
 }
 
 #: Architectures :func:`build_tiny_model` can build.

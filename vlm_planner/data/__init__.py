@@ -1,0 +1,1 @@
+"""Data in and out of the planner: image folders, video files, recordings."""

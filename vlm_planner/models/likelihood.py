@@ -1,0 +1,270 @@
+"""Full-answer log-likelihood of candidate replies, with the prompt computed once for all of them.
+
+EgoPlan-Bench ranks candidate actions by the loss of each candidate's text as the assistant's reply
+and picks the lowest. The score here is the negative of that loss: the mean log-probability per
+token of the candidate given the prompt (higher is better).
+
+Scoring K candidates naively costs K forward passes over prompt + candidate, and the prompt (a
+video, an image and a question: hundreds to thousands of tokens) dominates each of them. The shared
+path runs the prompt once with its KV cache, expands that cache to a batch of K, and scores all
+candidates in one batched pass over it:
+
+* the first token of each candidate is predicted by the prompt's last logits;
+* the candidates, right-padded to the longest, are fed after the cached prompt with an attention
+  mask hiding the padding; only their first ``max_len - 1`` tokens are fed, as the last token of a
+  candidate predicts nothing that is scored;
+* their position ids continue the prompt's. Models with multimodal rotary embeddings (Qwen2-VL,
+  Qwen2.5-VL, Qwen3-VL) number the tokens after a video or image with an offset the prefill
+  stores on the model as ``rope_deltas``; the continuation's positions add that offset and are
+  given for all three rotary sections (time, height, width), which are equal for text tokens.
+
+:func:`score_continuations_naive` is the reference: one full forward pass over prompt + candidate
+per candidate. Models whose cache cannot be expanded to a batch fall back to it, with one warning
+per model class.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from vlm_planner.errors import InferenceError
+
+logger = logging.getLogger(__name__)
+
+# Prompt tensors holding one entry per token, extended when the continuation is appended.
+_TOKEN_IDS = 'input_ids'
+_TOKEN_MASKS = ('attention_mask',)
+_TOKEN_TYPES = ('token_type_ids', 'mm_token_type_ids')
+
+# Padding token of the continuation batch: any valid id works, the attention mask hides it.
+_PAD_ID = 0
+
+# Model classes that cannot share the prompt, found out once (and warned about once) per process.
+_UNSHAREABLE: set[type] = set()
+
+
+def encode_continuations(tokenizer: Any, continuations: Sequence[str]) -> list[list[int]]:
+    """Tokenise each continuation as the text of the assistant's reply (no special tokens).
+
+    Args:
+        tokenizer: the model's tokenizer.
+        continuations: candidate replies, for example action labels.
+
+    Raises:
+        InferenceError: there is no continuation, or one has no tokens.
+    """
+    if not continuations:
+        raise InferenceError('no continuations to score.')
+    encoded = []
+    for text in continuations:
+        ids = list(tokenizer.encode(text, add_special_tokens=False))
+        if not ids:
+            raise InferenceError(
+                f'continuation {text!r} has no tokens; every candidate needs text.')
+        encoded.append(ids)
+    return encoded
+
+
+def score_continuations(model: Any, inputs: Mapping[str, Any],
+                        continuations: Sequence[Sequence[int]], *,
+                        share_prefix: bool = True) -> np.ndarray:
+    """Return the mean log-probability per token of each continuation after the prompt.
+
+    Call it under ``torch.inference_mode()``.
+
+    Args:
+        model: a causal ``transformers`` (vision-)language model.
+        inputs: the processor's output for the prompt (batch of one), on the model's device and
+            ending with the generation prompt, so that a continuation is the assistant's reply.
+        continuations: the token ids of each continuation, none empty.
+        share_prefix: compute the prompt once and score all continuations in one batched pass
+            over its KV cache; False scores each with its own full forward pass.
+
+    Returns:
+        A float64 array with one score per continuation (the negative of EgoPlan-Bench's loss).
+    """
+    _check_continuations(continuations)
+    if share_prefix and type(model) not in _UNSHAREABLE:
+        scores = _score_shared(model, inputs, continuations)
+        if scores is not None:
+            return scores
+    return score_continuations_naive(model, inputs, continuations)
+
+
+def score_continuations_naive(model: Any, inputs: Mapping[str, Any],
+                              continuations: Sequence[Sequence[int]]) -> np.ndarray:
+    """Score each continuation with one full forward pass over prompt + continuation.
+
+    The reference :func:`score_continuations` is checked against; it costs one prompt pass (video
+    and image included) per continuation. Arguments and result as for
+    :func:`score_continuations`.
+    """
+    _check_continuations(continuations)
+    scores = []
+    for ids in continuations:
+        length = len(ids)
+        # Logits at the prompt's last position and at all but the continuation's last token.
+        output = model(**_append(inputs, ids), use_cache=False, **_keep_logits(model, length + 1))
+        logits = output.logits[0, -(length + 1):-1].float()
+        targets = torch.as_tensor(ids, device=logits.device)
+        token_logp = torch.log_softmax(logits, dim=-1).gather(-1, targets[:, None])
+        scores.append(token_logp.double().mean().item())
+    return np.asarray(scores, dtype=np.float64)
+
+
+def _check_continuations(continuations: Sequence[Sequence[int]]) -> None:
+    if not continuations:
+        raise InferenceError('no continuations to score.')
+    if any(len(ids) == 0 for ids in continuations):
+        raise InferenceError('a continuation has no tokens; every candidate needs text.')
+
+
+def _score_shared(model: Any, inputs: Mapping[str, Any],
+                  continuations: Sequence[Sequence[int]]) -> np.ndarray | None:
+    """Prefix-shared scores, or None when the model cannot share its prompt's cache."""
+    cache_argument = _cache_argument(model)
+    if cache_argument is None:
+        return _give_up(model, 'its forward pass takes no KV cache')
+    rope_holder = _rope_holder(model)
+    if rope_holder is not None:
+        # Offsets of an earlier prompt must not survive a text-only prefill, which sets none.
+        rope_holder.rope_deltas = None
+    prefill = model(**inputs, use_cache=True, **_keep_logits(model, 1))
+    cache = _output_cache(prefill)
+    if not _expandable(cache):
+        return _give_up(model, f'its cache ({type(cache).__name__}) cannot be expanded to a batch')
+    targets, lengths = _right_pad(continuations, prefill.logits.device)
+    token_logp = torch.zeros(targets.shape, dtype=torch.float32, device=targets.device)
+    first = torch.log_softmax(prefill.logits[0, -1].float(), dim=-1)
+    token_logp[:, 0] = first[targets[:, 0]]
+    if targets.shape[1] > 1:
+        offset = _rope_offset(rope_holder, targets.device)
+        token_logp[:, 1:] = _later_token_logp(
+            model, cache, cache_argument, targets, lengths, offset, rope_holder is not None)
+    return _masked_mean(token_logp, lengths)
+
+
+def _later_token_logp(model: Any, cache: Any, cache_argument: str, targets: torch.Tensor,
+                      lengths: torch.Tensor, offset: torch.Tensor,
+                      multimodal_rope: bool) -> torch.Tensor:
+    """Log-probabilities of the continuations' tokens after the first, in one batched pass.
+
+    Args:
+        model: the model.
+        cache: the prompt's KV cache (batch of one); expanded in place.
+        cache_argument: the name under which the model's forward takes the cache.
+        targets: right-padded continuation ids, K x W.
+        lengths: each continuation's length.
+        offset: the multimodal rotary offset of the prompt (0 for plain rotary embeddings).
+        multimodal_rope: give position ids for the three rotary sections of Qwen-VL models.
+
+    Returns:
+        K x (W - 1) log-probabilities of ``targets[:, 1:]`` (padding positions hold garbage).
+    """
+    count, width = targets.shape[0], targets.shape[1] - 1
+    prefix = cache.get_seq_length()
+    cache.batch_repeat_interleave(count)
+    steps = torch.arange(width, device=targets.device)
+    mask = torch.cat([torch.ones(count, prefix, dtype=torch.long, device=targets.device),
+                      (steps[None] < lengths[:, None]).long()], dim=1)
+    positions = (prefix + steps + offset).expand(count, width)
+    if multimodal_rope:
+        positions = positions[None].expand(3, count, width)
+    kwargs = {cache_argument: cache}
+    if _accepts(model.forward, 'cache_position'):
+        kwargs['cache_position'] = prefix + steps
+    output = model(input_ids=targets[:, :-1], attention_mask=mask, position_ids=positions,
+                   use_cache=True, **kwargs)
+    logp = torch.log_softmax(output.logits[:, -width:].float(), dim=-1)
+    return logp.gather(-1, targets[:, 1:, None]).squeeze(-1)
+
+
+def _right_pad(continuations: Sequence[Sequence[int]],
+               device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.as_tensor([len(ids) for ids in continuations], device=device)
+    targets = torch.full((len(continuations), int(lengths.max())), _PAD_ID, dtype=torch.long,
+                         device=device)
+    for row, ids in enumerate(continuations):
+        targets[row, :len(ids)] = torch.as_tensor(ids, device=device)
+    return targets, lengths
+
+
+def _masked_mean(token_logp: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
+    valid = torch.arange(token_logp.shape[1], device=token_logp.device)[None] < lengths[:, None]
+    totals = torch.where(valid, token_logp.double(), 0.0).sum(dim=1)
+    return (totals / lengths.double()).cpu().numpy()
+
+
+def _append(inputs: Mapping[str, Any], ids: Sequence[int]) -> dict[str, Any]:
+    """The prompt's inputs with ``ids`` appended as text tokens."""
+    prompt = inputs[_TOKEN_IDS]
+    extra = torch.as_tensor([list(ids)], dtype=prompt.dtype, device=prompt.device)
+    appended = dict(inputs)
+    appended[_TOKEN_IDS] = torch.cat([prompt, extra], dim=1)
+    for key, fill in [(k, 1) for k in _TOKEN_MASKS] + [(k, 0) for k in _TOKEN_TYPES]:
+        if inputs.get(key) is not None:
+            appended[key] = torch.cat([inputs[key], torch.full_like(extra, fill)], dim=1)
+    return appended
+
+
+def _cache_argument(model: Any) -> str | None:
+    """The keyword the model's forward takes its KV cache under (transformers 5 renamed it)."""
+    for name in ('cache', 'past_key_values'):
+        if _accepts(model.forward, name):
+            return name
+    return None
+
+
+def _output_cache(output: Any) -> Any:
+    cache = getattr(output, 'cache', None)
+    return cache if cache is not None else getattr(output, 'past_key_values', None)
+
+
+def _expandable(cache: Any) -> bool:
+    """Whether ``cache`` is a ``transformers`` cache whose every layer repeats along the batch."""
+    layers = getattr(cache, 'layers', None)
+    if not callable(getattr(cache, 'batch_repeat_interleave', None)) or not layers:
+        return False
+    return all(callable(getattr(layer, 'batch_repeat_interleave', None)) for layer in layers)
+
+
+def _rope_holder(model: Any) -> Any:
+    """The module storing the multimodal rotary offset (``rope_deltas``), or None."""
+    for module in (model, getattr(model, 'model', None)):
+        if module is not None and hasattr(module, 'rope_deltas'):
+            return module
+    return None
+
+
+def _rope_offset(rope_holder: Any, device: torch.device) -> torch.Tensor:
+    deltas = None if rope_holder is None else rope_holder.rope_deltas
+    if deltas is None:  # plain rotary embeddings, or a prompt without video or image
+        return torch.zeros((), dtype=torch.long, device=device)
+    return deltas.reshape(-1)[0].to(device=device, dtype=torch.long)
+
+
+def _keep_logits(model: Any, count: int) -> dict[str, int]:
+    """Ask for only the last ``count`` positions' logits where the model allows it."""
+    return {'logits_to_keep': count} if _accepts(model.forward, 'logits_to_keep') else {}
+
+
+def _accepts(function: Callable, name: str) -> bool:
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _give_up(model: Any, reason: str) -> None:
+    """Remember that ``model``'s class cannot share its prompt, warning once."""
+    if type(model) not in _UNSHAREABLE:
+        _UNSHAREABLE.add(type(model))
+        logger.warning('%s cannot share the prompt between candidates (%s); scoring each '
+                       'candidate with its own full forward pass instead.',
+                       type(model).__name__, reason)
+    return None
