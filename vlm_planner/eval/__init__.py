@@ -1,0 +1,1 @@
+"""Offline evaluation: run the planner over recorded decision points and score it."""
