@@ -1,0 +1,115 @@
+"""Tests for the evaluation loop and its resumable results file, with a real tiny model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from vlm_planner.core.actions import Action
+from vlm_planner.core.frames import Frame
+from vlm_planner.core.keyframes import keyframes_of
+from vlm_planner.data.items import Dataset, EvalItem
+from vlm_planner.errors import ConfigError
+from vlm_planner.eval.results import ResultsError, ResultStore
+from vlm_planner.eval.runner import Evaluation
+from vlm_planner.models.factory import load_backend
+
+ACTIONS = (Action('pick up the red block', 'pick', 'red block'),
+           Action('put the held block in the bin', 'put', 'bin'),
+           Action('pick up the blue block', 'pick', 'blue block'))
+
+
+class MemoryDataset(Dataset):
+    """Items made in memory; counts how often its frames were produced."""
+
+    def __init__(self, name, count, bad_item=None):
+        self.name, self.count, self.bad_item = name, count, bad_item
+        self.passes = 0
+
+    def __len__(self):
+        return self.count
+
+    def items(self, keyframes):
+        self.passes += 1
+        rng = np.random.default_rng(0)
+        for i in range(self.count):
+            frames = [Frame(rng.integers(0, 256, (32, 40, 3), dtype=np.uint8), t)
+                      for t in (0.0, 1.0, 2.0)]
+            candidates = ACTIONS if i != self.bad_item else ACTIONS + (ACTIONS[0],)
+            yield EvalItem(self.name, f'item{i}', 'tidy', 'put the red block in the bin',
+                           candidates, i % 3, tuple(keyframes_of(frames, keyframes)), 2.0)
+
+
+class CountingLoader:
+    def __init__(self):
+        self.loads = 0
+
+    def __call__(self, config):
+        self.loads += 1
+        return load_backend(config)
+
+
+def test_every_item_model_strategy_is_evaluated_once_and_records_ground_truth(
+        tmp_path, tiny_model_cache):
+    data = MemoryDataset('mem', 3)
+    loader = CountingLoader()
+    run = Evaluation([data], ['tiny'], ['base', 'reflect'], tmp_path, backend_loader=loader)
+    records = run.run(progress=False)
+    assert len(records) == run.total == 6
+    assert loader.loads == 1 and data.passes == 1  # frames read once for all strategies
+    lines = [json.loads(line) for line in (tmp_path / 'results.jsonl').read_text().splitlines()]
+    assert lines == records
+    first = records[0]
+    assert first['candidates'] == [a.label for a in ACTIONS]
+    assert first['candidate_verbs'] == ['pick', 'put', 'pick']
+    assert first['correct'] == (first['predicted'] == first['answer'])
+    assert first['untrained'] is True and first['model'] == 'tiny-qwen2_5_vl'
+    assert {(r['item_id'], r['strategy']) for r in records} == {
+        (f'item{i}', s) for i in range(3) for s in ('base', 'reflect')}
+
+
+def test_rerun_skips_finished_results_and_does_not_load_the_model(tmp_path, tiny_model_cache):
+    Evaluation([MemoryDataset('mem', 2)], ['tiny'], ['base'], tmp_path).run(progress=False)
+    loader = CountingLoader()
+    again = Evaluation([MemoryDataset('mem', 2)], ['tiny'], ['base'], tmp_path,
+                       backend_loader=loader)
+    assert len(again.run(progress=False)) == 2
+    assert loader.loads == 0
+    more = Evaluation([MemoryDataset('mem', 2)], ['tiny'], ['base', 'cot'], tmp_path,
+                      overrides={'strategy.max_new_tokens': 4})
+    assert len(more.run(progress=False)) == 4
+
+
+def test_a_failing_item_is_reported_and_left_for_the_next_run(tmp_path, tiny_model_cache):
+    run = Evaluation([MemoryDataset('mem', 3, bad_item=1)], ['tiny'], ['base'], tmp_path)
+    records = run.run(progress=False)
+    assert [r['item_id'] for r in records] == ['item0', 'item2']
+    assert len(run.failures) == 1 and 'mem/item1' in run.failures[0]
+    assert 'twice' in run.failures[0]
+
+
+def test_bad_settings_fail_before_any_work(tmp_path):
+    with pytest.raises(ConfigError, match='strategy'):
+        Evaluation([MemoryDataset('m', 1)], ['tiny'], ['base', 'guess'], tmp_path)
+    with pytest.raises(ConfigError, match='given twice'):
+        Evaluation([MemoryDataset('m', 1), MemoryDataset('m', 1)], ['tiny'], ['base'], tmp_path)
+    with pytest.raises(ConfigError, match='at least one'):
+        Evaluation([], ['tiny'], ['base'], tmp_path)
+    assert not (tmp_path / 'results.jsonl').exists() or not (
+        tmp_path / 'results.jsonl').read_text()
+
+
+def test_results_file_drops_a_cut_off_last_line_and_refuses_garbage(tmp_path):
+    path = tmp_path / 'results.jsonl'
+    good = {'dataset': 'd', 'item_id': '1', 'model': 'm', 'strategy': 's'}
+    path.write_text(json.dumps(good) + '\n' + '{"dataset": "d", "item_')
+    store = ResultStore(path)
+    assert store.records == [good] and ('d', '1', 'm', 's') in store
+    assert path.read_text() == json.dumps(good) + '\n'
+    store.append({**good, 'item_id': '2'})
+    assert len(ResultStore(path)) == 2
+    with pytest.raises(ResultsError, match='already'):
+        store.append(good)
+    path.write_text('not json\n')
+    with pytest.raises(ResultsError, match='line 1'):
+        ResultStore(path)

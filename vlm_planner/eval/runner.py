@@ -1,0 +1,171 @@
+"""Evaluate models and prompting strategies on recorded decision points.
+
+For every model, every data set item and every strategy, the planner decides exactly as the live
+node would (same keyframe buffer, prompts, strategies and planner) and one result line is appended
+to ``<out>/results.jsonl``. Finished results are skipped on a rerun, so a killed evaluation
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from tqdm import tqdm
+
+from vlm_planner import settings
+from vlm_planner.core.actions import ActionLibrary
+from vlm_planner.core.planner import Planner
+from vlm_planner.core.strategies import make_strategy
+from vlm_planner.data.items import Dataset, EvalItem
+from vlm_planner.errors import ConfigError, VlmPlannerError
+from vlm_planner.eval.results import ResultStore
+from vlm_planner.models.factory import load_backend
+
+logger = logging.getLogger(__name__)
+
+RESULTS_FILE = 'results.jsonl'
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A model named on the command line: ``tiny``, ``tiny:<arch>``, or a local folder."""
+
+    text: str
+
+    @property
+    def name(self) -> str:
+        """Short name used in results and reports."""
+        if self.text.startswith('tiny'):
+            return 'tiny-' + (self.text.partition(':')[2] or 'qwen2_5_vl')
+        return Path(self.text).name or self.text
+
+    def parameters(self) -> dict[str, Any]:
+        """Planner parameters selecting this model."""
+        if self.text == 'tiny':
+            return {'model.backend': 'tiny'}
+        if self.text.startswith('tiny:'):
+            return {'model.backend': 'tiny', 'model.tiny_arch': self.text.partition(':')[2]}
+        return {'model.backend': 'transformers', 'model.path': self.text}
+
+
+def _check_unique(names: Sequence[str], what: str) -> None:
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f'{what} {duplicates} given twice (results are keyed by name); '
+                          'rename one of them.')
+
+
+def result_record(item: EvalItem, model: str, decision) -> dict[str, Any]:
+    """One results.jsonl line: the item's ground truth beside the planner's decision."""
+    return {
+        'dataset': item.dataset, 'item_id': item.item_id, 'task': item.task, 'model': model,
+        'strategy': decision.strategy, 'goal': item.goal,
+        'candidates': [a.label for a in item.candidates],
+        'candidate_verbs': [a.verb for a in item.candidates],
+        'candidate_nouns': [a.noun for a in item.candidates],
+        'answer': item.answer, 'predicted': decision.index,
+        'correct': decision.index == item.answer, 'confidence': decision.confidence,
+        'scores': decision.scores, 'votes': decision.votes,
+        'invalid_answers': decision.invalid_answers, 'answer_method': decision.answer_method,
+        'latency_s': decision.latency_s, 'tokens': decision.tokens,
+        'untrained': decision.untrained, 'decision_time': item.decision_time,
+        'keyframe_stamps': list(decision.keyframe_stamps), 'rationale': decision.rationale,
+    }
+
+
+class Evaluation:
+    """One evaluation run over data sets x models x strategies, resumable."""
+
+    def __init__(self, datasets: Sequence[Dataset], models: Sequence[str],
+                 strategies: Sequence[str], out_dir: str | Path, *,
+                 overrides: dict[str, Any] | None = None, limit: int = 0,
+                 backend_loader: Callable = load_backend) -> None:
+        """Check the run's settings before anything heavy happens.
+
+        Args:
+            datasets: the data sets to evaluate on.
+            models: model specs (see :class:`ModelSpec`).
+            strategies: strategy names.
+            out_dir: output folder; results already there are kept and skipped.
+            overrides: planner parameters applied to every run (keyframes, scoring, ...).
+            limit: evaluate at most this many items per data set (0: all).
+            backend_loader: turns a ModelConfig into a backend (tests pass a recording one).
+        """
+        self.datasets = list(datasets)
+        self.models = [ModelSpec(m) for m in models]
+        self.strategies = list(strategies)
+        if not (self.datasets and self.models and self.strategies):
+            raise ConfigError('give at least one data set, one model and one strategy.')
+        _check_unique([d.name for d in self.datasets], 'data sets')
+        _check_unique([m.name for m in self.models], 'models')
+        _check_unique(self.strategies, 'strategies')
+        self.limit = limit
+        self.out_dir = Path(out_dir)
+        self.store = ResultStore(self.out_dir / RESULTS_FILE)
+        self.failures: list[str] = []
+        self._load_backend = backend_loader
+        self._values = {}
+        for model in self.models:
+            values = settings.complete({**(overrides or {}), **model.parameters()})
+            for name in self.strategies:
+                settings.strategy_config({**values, 'strategy.name': name})
+            settings.model_config(values)
+            self._values[model.name] = values
+
+    @property
+    def total(self) -> int:
+        """Number of results a complete run holds."""
+        items = sum(min(len(d), self.limit) if self.limit else len(d) for d in self.datasets)
+        return items * len(self.models) * len(self.strategies)
+
+    def run(self, progress: bool = True) -> list[dict[str, Any]]:
+        """Evaluate everything not yet in the results file; return all results."""
+        with tqdm(total=self.total, initial=min(len(self.store), self.total), unit='decision',
+                  desc='evaluating', disable=not progress) as bar:
+            for model in self.models:
+                self._run_model(model, bar)
+        return self.store.records
+
+    def _run_model(self, model: ModelSpec, bar: tqdm) -> None:
+        values = self._values[model.name]
+        backend = None  # loaded only if something is left to do for this model
+        for dataset in self.datasets:
+            for item in self._items(dataset, values):
+                todo = [s for s in self.strategies
+                        if (item.dataset, item.item_id, model.name, s) not in self.store]
+                if not todo:
+                    continue
+                if backend is None:
+                    bar.set_postfix_str(f'loading {model.name}')
+                    backend = self._load_backend(settings.model_config(values))
+                for strategy in todo:
+                    bar.set_postfix_str(f'{model.name} {strategy} {dataset.name}')
+                    self._evaluate(item, model, strategy, backend, values)
+                    bar.update(1)
+        if backend is not None:
+            backend.close()
+
+    def _items(self, dataset: Dataset, values: dict[str, Any]) -> Iterable[EvalItem]:
+        for count, item in enumerate(dataset.items(settings.keyframe_config(values))):
+            if self.limit and count >= self.limit:
+                return
+            yield item
+
+    def _evaluate(self, item: EvalItem, model: ModelSpec, strategy: str, backend,
+                  values: dict[str, Any]) -> None:
+        config = settings.strategy_config({**values, 'strategy.name': strategy})
+        try:
+            planner = Planner(backend, ActionLibrary(item.candidates, name=item.dataset),
+                              make_strategy(config, settings.load_template(values)))
+            decision = planner.decide(item.goal, item.frames,
+                                      candidates=[a.label for a in item.candidates])
+        except VlmPlannerError as error:
+            # Not recorded, so a rerun tries the item again.
+            message = f'{item.dataset}/{item.item_id} {model.name} {strategy}: {error}'
+            logger.error('skipped %s', message)
+            self.failures.append(message)
+            return
+        self.store.append(result_record(item, model.name, decision))
