@@ -114,6 +114,27 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    """Evaluate models and strategies on recorded data sets; write results and a report."""
+    from vlm_planner.data.episodes import load_dataset
+    from vlm_planner.eval.report import write_report
+    from vlm_planner.eval.runner import Evaluation
+
+    datasets = [load_dataset(path) for path in args.data]
+    strategies = [s.strip() for s in args.strategies.split(',') if s.strip()]
+    run = Evaluation(datasets, args.model, strategies, args.out, overrides=dict(args.overrides),
+                     limit=args.limit)
+    print(f'{run.total} decisions: {len(datasets)} data set(s) x {len(args.model)} model(s) x '
+          f'{len(strategies)} strateg{"y" if len(strategies) == 1 else "ies"}; '
+          f'{len(run.store)} already in {run.store.path}', flush=True)
+    records = run.run(progress=not args.quiet)
+    report = write_report(records, args.out)
+    print(f'results: {run.store.path}\nreport:  {report}')
+    for failure in run.failures:
+        print(f'skipped (rerun to retry): {failure}', file=sys.stderr)
+    return 1 if run.failures else 0
+
+
 def cmd_params(args) -> int:
     """Print every node's parameter table as Markdown."""
     from vlm_planner.params import markdown_table
@@ -181,6 +202,26 @@ def build_parser() -> argparse.ArgumentParser:
                       default=[], metavar='NAME:=VALUE',
                       help='any planner parameter, e.g. strategy.scoring:=likelihood')
     plan.set_defaults(func=cmd_plan)
+
+    evaluate = sub.add_parser('eval', help='score models and strategies on recorded decision '
+                                           'points (rosbag2 + annotations, EgoPlan-Bench)')
+    evaluate.add_argument('--data', nargs='+', required=True, metavar='PATH',
+                          help='annotation files (YAML/JSON next to rosbag2 recordings) or '
+                               'EgoPlan-Bench JSON files')
+    evaluate.add_argument('--model', nargs='+', default=['tiny'], metavar='MODEL',
+                          help="model folders, or 'tiny' / 'tiny:ARCH' (default: tiny)")
+    evaluate.add_argument('--strategies', default='base', metavar='LIST',
+                          help='comma-separated, e.g. base,cot,reflect,consistency')
+    evaluate.add_argument('--out', required=True, metavar='DIR',
+                          help='output folder; rerun with the same folder to resume')
+    evaluate.add_argument('--limit', type=int, default=0,
+                          help='at most this many items per data set (default: all)')
+    evaluate.add_argument('--quiet', action='store_true', help='no progress bar')
+    evaluate.add_argument('-p', '--param', dest='overrides', type=_override, action='append',
+                          default=[], metavar='NAME:=VALUE',
+                          help='planner parameter for every run, e.g. '
+                               'strategy.scoring:=likelihood')
+    evaluate.set_defaults(func=cmd_eval)
 
     params = sub.add_parser('params', help="print the nodes' parameters as Markdown tables")
     params.add_argument('--node', choices=['vlm_planner', 'mock_manipulator', 'scene_camera'],
