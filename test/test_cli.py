@@ -80,3 +80,17 @@ def test_plan_reports_a_missing_frames_path(tmp_path):
     result = run_cli('plan', '--frames', str(tmp_path / 'nope'), '--goal', 'g')
     assert result.returncode == 2
     assert 'nope does not exist' in result.stderr
+
+
+@pytest.mark.parametrize('executable, argument, message', [
+    ('planner_node', 'keyframes.max_count:=0', 'keyframes.max_count must be >= 1'),
+    ('mock_manipulator_node', 'failure_rate:=2.0', 'failure_rate must be >= 0.0 and <= 1.0'),
+    ('scene_camera_node', 'goal:=fly to the moon', 'Supported goals'),
+])
+def test_node_executables_refuse_bad_parameters_with_a_fatal_explanation(
+        executable, argument, message, tiny_model_cache):
+    script = Path(sys.executable).parent / executable
+    result = subprocess.run([str(script), '--ros-args', '-p', argument], capture_output=True,
+                            text=True, timeout=120, env=os.environ.copy())
+    assert result.returncode == 2
+    assert '[FATAL]' in result.stderr and message in result.stderr

@@ -57,11 +57,12 @@ class Arm:
         self.probe.create_subscription(JointState, 'joint_states', self.joint_states.append,
                                        SENSOR_QOS)
         logger = self.node.get_logger().name
-        self.probe.create_subscription(
+        rosout = self.probe.create_subscription(
             Log, '/rosout', lambda m: self.logs.append(m.msg) if m.name == logger else None,
             ROSOUT_QOS)
         assert spin_until(executor, lambda: (
-            self.action_pub.get_subscription_count() >= 1
+            rosout.get_publisher_count() >= 2  # the probe's own and the manipulator's
+            and self.action_pub.get_subscription_count() >= 1
             and self.estop_pub.get_subscription_count() >= 1
             and self.seen('idle')), TIMEOUT), 'the manipulator did not come up'
 

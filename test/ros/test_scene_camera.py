@@ -64,14 +64,15 @@ class Scene:
                                        SENSOR_QOS)
         self.probe.create_subscription(
             String, 'scene/status', lambda m: self.scene.append(json.loads(m.data)), LATCHED_QOS)
-        self.probe.create_subscription(Log, '/rosout', self.logs.append, ROSOUT_QOS)
+        rosout = self.probe.create_subscription(Log, '/rosout', self.logs.append, ROSOUT_QOS)
         if probe_first:
             self.subscribe_goal()
         self.node = SceneCameraNode(context=context, namespace=self.namespace,
                                     parameter_overrides=_overrides(params))
         executor.add_node(self.node)
         assert spin_until(executor, lambda: (
-            self.action_pub.get_subscription_count() >= 1
+            rosout.get_publisher_count() >= 2  # the probe's own and the camera's
+            and self.action_pub.get_subscription_count() >= 1
             and self.status_pub.get_subscription_count() >= 1
             and self.scene and self.images), TIMEOUT), 'the scene camera did not come up'
 

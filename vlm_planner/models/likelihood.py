@@ -17,6 +17,8 @@ candidates in one batched pass over it:
   Qwen2.5-VL, Qwen3-VL) number the tokens after a video or image with an offset the prefill
   stores on the model as ``rope_deltas``; the continuation's positions add that offset and are
   given for all three rotary sections (time, height, width), which are equal for text tokens.
+  ``cache_position`` is given too where the model's forward takes it (transformers 5 reads the
+  write position off the cache).
 
 :func:`score_continuations_naive` is the reference: one full forward pass over prompt + candidate
 per candidate. Models whose cache cannot be expanded to a batch fall back to it, with one warning

@@ -20,8 +20,6 @@ import math
 import random
 import zlib
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.timer import Timer
 from sensor_msgs.msg import JointState
@@ -29,8 +27,8 @@ from std_msgs.msg import Bool, String
 
 from vlm_planner.config_paths import default_actions_file
 from vlm_planner.core.actions import Action, ActionLibrary
-from vlm_planner.errors import VlmPlannerError
 from vlm_planner.params import Param
+from vlm_planner.ros.node_main import run_node
 from vlm_planner.ros.parameters import declare_params
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS
 
@@ -265,22 +263,8 @@ class MockManipulatorNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the mock manipulator until Ctrl-C or shutdown; return the process exit code."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = MockManipulatorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except VlmPlannerError as exc:
-        rclpy.logging.get_logger('mock_manipulator').fatal(str(exc))
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the mock manipulator until Ctrl-C or shutdown; return the process exit status."""
+    return run_node(MockManipulatorNode, 'mock_manipulator', args)
 
 
 if __name__ == '__main__':

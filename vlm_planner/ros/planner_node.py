@@ -19,9 +19,8 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import CompressedImage, Image
@@ -37,6 +36,7 @@ from vlm_planner.errors import ImageConversionError, VlmPlannerError
 from vlm_planner.ros.conversions import (compressed_msg_to_rgb, image_msg_to_rgb,
                                          rgb_to_image_msg, stamp_to_seconds)
 from vlm_planner.ros.debug_image import annotate_decision
+from vlm_planner.ros.node_main import run_node
 from vlm_planner.ros.parameters import declare_params
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 
@@ -284,21 +284,6 @@ class PlannerNode(Node):
         super().destroy_node()
 
 
-def main(args=None) -> None:
-    """Run the planner node until shutdown (``ros2 run vlm_planner planner_node``)."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PlannerNode()
-        executor = MultiThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except VlmPlannerError as exc:
-        rclpy.logging.get_logger('vlm_planner').fatal(str(exc))
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+def main(args: list[str] | None = None) -> int:
+    """Run the planner node until Ctrl-C or shutdown; return the process exit status."""
+    return run_node(PlannerNode, 'vlm_planner', args, executor_class=MultiThreadedExecutor)

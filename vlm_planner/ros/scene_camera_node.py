@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
@@ -31,9 +29,9 @@ from std_srvs.srv import Trigger
 
 from vlm_planner.config_paths import default_actions_file
 from vlm_planner.core.actions import ActionLibrary
-from vlm_planner.errors import VlmPlannerError
 from vlm_planner.params import Param
 from vlm_planner.ros.conversions import rgb_to_compressed_msg, rgb_to_image_msg
+from vlm_planner.ros.node_main import run_node
 from vlm_planner.ros.parameters import declare_params
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 from vlm_planner.sim.render import MIN_HEIGHT, MIN_WIDTH, render
@@ -263,22 +261,8 @@ class SceneCameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the scene camera until Ctrl-C or shutdown; return the process exit code."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SceneCameraNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except VlmPlannerError as exc:
-        rclpy.logging.get_logger('scene_camera').fatal(str(exc))
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run the scene camera until Ctrl-C or shutdown; return the process exit status."""
+    return run_node(SceneCameraNode, 'scene_camera', args)
 
 
 if __name__ == '__main__':

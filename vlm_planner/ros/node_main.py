@@ -1,0 +1,40 @@
+"""The ``main()`` every node executable shares: init, spin, clean shutdown, clear fatal errors."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import rclpy
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+
+from vlm_planner.errors import VlmPlannerError
+
+#: Exit status of a node that could not start because of its configuration (as the CLI's).
+CONFIG_ERROR_STATUS = 2
+
+
+def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = None,
+             executor_class: type[Executor] = SingleThreadedExecutor) -> int:
+    """Run the node ``make_node()`` builds until Ctrl-C or shutdown; return the exit status.
+
+    A :class:`VlmPlannerError` while starting (bad parameter, missing file or model) is logged as
+    FATAL under ``name`` with its explanation instead of a traceback.
+    """
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = make_node()
+        executor = executor_class()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except VlmPlannerError as exc:
+        rclpy.logging.get_logger(name).fatal(str(exc))
+        return CONFIG_ERROR_STATUS
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
