@@ -30,7 +30,7 @@ setup(
         *config_files(),
     ],
     install_requires=['setuptools', 'numpy', 'PyYAML', 'tqdm', 'opencv-python-headless', 'rosbags',
-                      'transformers', 'torch', 'torchvision', 'safetensors'],
+                      'transformers', 'torch', 'torchvision', 'safetensors', 'matplotlib'],
     zip_safe=False,
     python_requires='>=3.10',
     maintainer='vlm_planner maintainers',

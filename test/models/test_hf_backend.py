@@ -10,7 +10,9 @@ import torch
 
 from vlm_planner.core.chat import Generation, ImagePart, Message, TextPart, VideoPart
 from vlm_planner.errors import ConfigError, InferenceError, ModelLoadError
-from vlm_planner.models.hf import _fit_pixels, _subsample_indices, TransformersBackend
+from vlm_planner.models.framing import fit_pixels as _fit_pixels
+from vlm_planner.models.framing import subsample_indices as _subsample_indices
+from vlm_planner.models.hf import TransformersBackend
 
 QUESTION = 'What should be my next action? A. pick B. put C. stack D. open'
 

@@ -12,6 +12,7 @@ import torch
 from vlm_planner.core.chat import ImagePart, Message, TextPart, VideoPart
 from vlm_planner.errors import ConfigError
 from vlm_planner.models import hf
+from vlm_planner.models.framing import fit_pixels
 from vlm_planner.models.hf import (_frame_image_options, _letter_log_probs, _letter_token_groups,
                                    _media_kwargs, _quantization_config, _to_hf_chat, _video_clip,
                                    TransformersBackend)
@@ -95,7 +96,7 @@ def test_clip_as_images_uses_smolvlm_video_wording(video, make_frame):
     assert '0:00:02 [H:MM:SS] video' in texts[0]
     assert texts[1:4] == ['\nFrame from 00:00:', '\nFrame from 00:01:', '\nFrame from 00:02:']
     assert texts[-1] == 'Next?'
-    np.testing.assert_array_equal(images[-1], hf._fit_pixels(current.image, 56 * 56))
+    np.testing.assert_array_equal(images[-1], fit_pixels(current.image, 56 * 56))
 
 
 def test_frames_as_images_are_not_split_into_tiles():

@@ -42,7 +42,6 @@ import re
 import threading
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -51,6 +50,7 @@ from vlm_planner.core.chat import Generation, ImagePart, Message, TextPart, Vide
 from vlm_planner.core.frames import Frame
 from vlm_planner.errors import ConfigError, InferenceError, ModelLoadError
 from vlm_planner.models.base import VLMBackend
+from vlm_planner.models.framing import fit_pixels, fit_size, resize, subsample_indices
 from vlm_planner.models.tiny import read_tiny_marker
 
 logger = logging.getLogger(__name__)
@@ -484,7 +484,7 @@ def _to_hf_chat(messages: Sequence[Message], max_frames: int, max_pixels: int,
                 content.append({'type': 'text', 'text': part.text})
             elif isinstance(part, ImagePart):
                 content.append({'type': 'image'})
-                images.append(_fit_pixels(part.frame.image, max_pixels))
+                images.append(fit_pixels(part.frame.image, max_pixels))
             elif isinstance(part, VideoPart) and clips_as_images:
                 clips.append(_video_clip(part.frames, max_frames, max_pixels, 1))
                 parts, frames = _clip_as_images(clips[-1])
@@ -559,21 +559,14 @@ def _video_clip(frames: Sequence[Frame], max_frames: int, max_pixels: int,
     """Return the clip sent for ``frames``: subsampled, resized, padded to the temporal patch."""
     if not frames:
         raise InferenceError('a video in the prompt has no frames.')
-    chosen = [frames[i] for i in _subsample_indices(len(frames), max_frames)]
+    chosen = [frames[i] for i in subsample_indices(len(frames), max_frames)]
     span = chosen[-1].stamp - chosen[0].stamp
     fps = (len(chosen) - 1) / span if len(chosen) > 1 and span > 0 else DEFAULT_VIDEO_FPS
     # All frames take the newest frame's size so that they stack into one array.
-    height, width = _fit_size(*chosen[-1].image.shape[:2], max_pixels)
-    images = [_resize(frame.image, height, width) for frame in chosen]
+    height, width = fit_size(*chosen[-1].image.shape[:2], max_pixels)
+    images = [resize(frame.image, height, width) for frame in chosen]
     indices = _pad_to_temporal_patch(list(range(len(images))), temporal_patch_size)
     return _Clip(np.stack([images[i] for i in indices]), tuple(indices), fps)
-
-
-def _subsample_indices(count: int, limit: int) -> list[int]:
-    """Evenly spread indices of at most ``limit`` of ``count`` items, always keeping the last."""
-    if count <= limit:
-        return list(range(count))
-    return sorted({int(i) for i in np.round(np.linspace(count - 1, 0, limit))})
 
 
 def _temporal_patch_size(processor: Any) -> int:
@@ -599,28 +592,3 @@ def _pad_to_temporal_patch(indices: list[int], temporal_patch_size: int) -> list
     """
     missing = -len(indices) % temporal_patch_size
     return indices + [indices[-1]] * missing
-
-
-def _fit_size(height: int, width: int, max_pixels: int) -> tuple[int, int]:
-    """Largest size with the aspect ratio of ``height`` x ``width`` within ``max_pixels``."""
-    if height * width <= max_pixels:
-        return height, width
-    scale = (max_pixels / (height * width)) ** 0.5
-    new_height, new_width = max(1, int(height * scale)), max(1, int(width * scale))
-    while new_height * new_width > max_pixels:  # float rounding, or a 1-pixel side
-        if new_height >= new_width:
-            new_height -= 1
-        else:
-            new_width -= 1
-    return new_height, new_width
-
-
-def _fit_pixels(image: np.ndarray, max_pixels: int) -> np.ndarray:
-    """Shrink ``image`` (area interpolation) so that it has at most ``max_pixels`` pixels."""
-    return _resize(image, *_fit_size(*image.shape[:2], max_pixels))
-
-
-def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    if image.shape[:2] == (height, width):
-        return image
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)

@@ -37,6 +37,7 @@ from vlm_planner.core.chat import Generation, ImagePart, Message, TextPart, Vide
 from vlm_planner.core.frames import Frame
 from vlm_planner.errors import ConfigError, InferenceError
 from vlm_planner.models.base import VLMBackend
+from vlm_planner.models.framing import fit_pixels, subsample_indices
 
 logger = logging.getLogger(__name__)
 
@@ -329,36 +330,15 @@ class _ClientError(InferenceError):
         self.server_message = server_message
 
 
-def subsample_indices(count: int, limit: int) -> list[int]:
-    """Evenly spread indices of at most ``limit`` of ``count`` items, always keeping the last."""
-    if count <= limit:
-        return list(range(count))
-    return sorted({int(i) for i in np.round(np.linspace(count - 1, 0, limit))})
-
-
 def jpeg_data_url(image: np.ndarray, max_pixels: int, quality: int) -> str:
     """Encode an RGB image, shrunk to ``max_pixels``, as a ``data:image/jpeg;base64`` URL."""
     height, width = image.shape[:2]
-    if height * width > max_pixels:
-        image = cv2.resize(image, _fit_size(width, height, max_pixels),
-                           interpolation=cv2.INTER_AREA)
+    image = fit_pixels(image, max_pixels)
     ok, encoded = cv2.imencode('.jpg', cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                                [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise InferenceError(f'cannot encode a {width}x{height} frame as JPEG.')
     return 'data:image/jpeg;base64,' + base64.b64encode(encoded.tobytes()).decode('ascii')
-
-
-def _fit_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
-    """Largest width and height with about the aspect ratio of the image within ``max_pixels``."""
-    scale = math.sqrt(max_pixels / (width * height))
-    new_width, new_height = max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
-    if new_width * new_height > max_pixels:  # a side was raised to 1 pixel
-        if new_width > new_height:
-            new_width = max(1, max_pixels // new_height)
-        else:
-            new_height = max(1, max_pixels // new_width)
-    return new_width, new_height
 
 
 def _check_url(base_url: str) -> str:

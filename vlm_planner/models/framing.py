@@ -1,0 +1,42 @@
+"""Frame selection and sizing shared by every backend: which frames go out, and how large.
+
+Kept free of torch so that backends which talk to a server stay light to import.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def subsample_indices(count: int, limit: int) -> list[int]:
+    """Evenly spread indices of at most ``limit`` of ``count`` items, always keeping the last."""
+    if count <= limit:
+        return list(range(count))
+    return sorted({int(i) for i in np.round(np.linspace(count - 1, 0, limit))})
+
+
+def fit_size(height: int, width: int, max_pixels: int) -> tuple[int, int]:
+    """Largest size with the aspect ratio of ``height`` x ``width`` within ``max_pixels``."""
+    if height * width <= max_pixels:
+        return height, width
+    scale = (max_pixels / (height * width)) ** 0.5
+    new_height, new_width = max(1, int(height * scale)), max(1, int(width * scale))
+    while new_height * new_width > max_pixels:  # float rounding, or a 1-pixel side
+        if new_height >= new_width:
+            new_height -= 1
+        else:
+            new_width -= 1
+    return new_height, new_width
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``image`` at ``height`` x ``width`` (area interpolation); the same array if already so."""
+    if image.shape[:2] == (height, width):
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def fit_pixels(image: np.ndarray, max_pixels: int) -> np.ndarray:
+    """Shrink ``image`` so that it has at most ``max_pixels`` pixels, keeping its aspect ratio."""
+    return resize(image, *fit_size(*image.shape[:2], max_pixels))
