@@ -75,7 +75,7 @@ def tiny_model_cache(tmp_path_factory):
 
 
 def rosout_qos():
-    """QoS that also gets log lines sent before the subscription matched (rosout keeps them)."""
+    """Return a QoS that also gets log lines sent before the subscription matched."""
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     return QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -30,3 +30,19 @@ class ModelLoadError(VlmPlannerError):
 
 class InferenceError(VlmPlannerError):
     """The model failed while answering a planning question."""
+
+
+class BagError(VlmPlannerError):
+    """A rosbag2 recording cannot be played or recorded as asked."""
+
+
+class BagNotFoundError(BagError):
+    """A rosbag2 recording does not exist at the given path."""
+
+
+class BagFormatError(BagError):
+    """A rosbag2 recording is corrupt, incomplete, or not a rosbag2 bag."""
+
+
+class MessageTypeError(BagError):
+    """A recorded message type is malformed or its Python package is not installed."""

@@ -32,7 +32,7 @@ SHARPEN = 6.0
 
 
 def sharpened(path) -> TransformersBackend:
-    """Load a backend on ``path`` whose attention is sharpened (the session's are kept as is)."""
+    """Load a backend on ``path`` with sharpened attention (the session's backend is kept)."""
     backend = TransformersBackend(path=path, device='cpu')
     with torch.no_grad():
         for name, parameter in backend.model.named_parameters():

@@ -1,0 +1,248 @@
+"""Read camera frames from rosbag2 recordings, in both storage formats (sqlite3 and mcap).
+
+Bags are read with ``rosbags`` (no ROS installation needed). Messages are deserialised into
+``rosbags`` message objects, which have the same fields as the rclpy ones, and turned into RGB by
+the live node's own :func:`~vlm_planner.ros.conversions.image_msg_to_rgb` and
+:func:`~vlm_planner.ros.conversions.compressed_msg_to_rgb`, so a replayed frame is pixel for pixel
+what the node would have seen.
+
+A frame's stamp is its header stamp, or the time the bag received it when the header stamp is
+zero (the live node uses its clock then). Frames come in recording order: the order the bag
+received them.
+
+Every failure raises a :class:`~vlm_planner.errors.BagError` naming the bag: a missing path
+(:class:`~vlm_planner.errors.BagNotFoundError`), a folder without ``metadata.yaml`` or a
+truncated or corrupt bag (:class:`~vlm_planner.errors.BagFormatError`), a missing or ambiguous
+camera topic (the message lists the topics there are), and an image the converters reject (with
+the topic, message index and stamp).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from pathlib import Path
+import sqlite3
+import struct
+from typing import Iterator
+
+import apsw
+from rosbags.rosbag2 import Reader, ReaderError
+from rosbags.serde import SerdeError
+from rosbags.typesys import get_typestore, Stores
+from rosbags.typesys.store import Typestore
+
+from vlm_planner.core.frames import Frame
+from vlm_planner.errors import BagError, BagFormatError, BagNotFoundError, ImageConversionError
+from vlm_planner.ros.conversions import compressed_msg_to_rgb, image_msg_to_rgb, stamp_to_seconds
+
+IMAGE = 'sensor_msgs/msg/Image'
+COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
+
+#: Camera message types :func:`read_camera` reads, with the converter for each.
+IMAGE_TYPES = {IMAGE: image_msg_to_rgb, COMPRESSED_IMAGE: compressed_msg_to_rgb}
+
+#: Single storage files ``rosbags`` reads without their folder.
+STORAGE_SUFFIXES = ('.db3', '.mcap')
+
+# What reading a damaged bag raises, from rosbags, its sqlite (apsw) and mcap readers, and the
+# CDR deserialiser.
+_DAMAGE = (ReaderError, SerdeError, apsw.Error, sqlite3.Error, struct.error, EOFError, OSError,
+           ValueError, IndexError, KeyError)
+
+
+@functools.lru_cache(maxsize=1)
+def typestore() -> Typestore:
+    """Return the ROS 2 Jazzy message types ``rosbags`` reads and writes messages with."""
+    return get_typestore(Stores.ROS2_JAZZY)
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicInfo:
+    """One topic of a bag."""
+
+    name: str
+    msgtype: str
+    count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BagInfo:
+    """What a bag holds, from its metadata (no message is read).
+
+    Attributes:
+        path: the bag folder (or storage file).
+        topics: the topics, sorted by name.
+        message_count: messages on all topics.
+        start: receive time of the first message in seconds (0.0 for an empty bag).
+        end: receive time of the last message in seconds (0.0 for an empty bag).
+    """
+
+    path: Path
+    topics: tuple[TopicInfo, ...]
+    message_count: int
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first to the last message."""
+        return self.end - self.start
+
+    @property
+    def image_topics(self) -> list[str]:
+        """Names of the Image and CompressedImage topics."""
+        return [t.name for t in self.topics if t.msgtype in IMAGE_TYPES]
+
+    def camera_topic(self, topic: str | None = None) -> str:
+        """Return ``topic`` after checking it is an image topic, or the only image topic.
+
+        Raises:
+            BagError: ``topic`` is not in the bag or is not an image topic, or ``topic`` is None
+                and the bag has no image topic or several.
+        """
+        if topic is None:
+            images = self.image_topics
+            if len(images) == 1:
+                return images[0]
+            if not images:
+                raise BagError(
+                    f'bag {self.path} has no sensor_msgs Image or CompressedImage topic; '
+                    f'its topics are: {self._listing()}.')
+            raise BagError(
+                f'bag {self.path} has {len(images)} image topics ({", ".join(images)}); '
+                'choose one with the topic option.')
+        info = {t.name: t for t in self.topics}.get(topic)
+        if info is None:
+            raise BagError(
+                f'topic {topic} is not in bag {self.path}; its topics are: {self._listing()}.')
+        if info.msgtype not in IMAGE_TYPES:
+            raise BagError(
+                f'topic {topic} of bag {self.path} has type {info.msgtype}; choose a topic of '
+                f'type {" or ".join(IMAGE_TYPES)}.')
+        return topic
+
+    def _listing(self) -> str:
+        return ', '.join(f'{t.name} ({t.msgtype})' for t in self.topics) or 'none'
+
+
+def bag_info(path: str | Path) -> BagInfo:
+    """Return the topics, types, message counts and time span of the bag at ``path``.
+
+    Args:
+        path: a rosbag2 folder (the one holding ``metadata.yaml``), or a single ``.db3`` or
+            ``.mcap`` file.
+
+    Raises:
+        BagError: the path does not exist, is not a rosbag2 folder, or the bag is damaged.
+    """
+    path = Path(path)
+    with _open(path) as reader, _damage_named(path, 'reading its metadata'):
+        topics = tuple(TopicInfo(name, info.msgtype or '(several types)', info.msgcount)
+                       for name, info in sorted(reader.topics.items()))
+        count = reader.message_count
+        start = reader.start_time / 1e9 if count else 0.0
+        end = (reader.end_time - 1) / 1e9 if count else 0.0
+    return BagInfo(path, topics, count, start, end)
+
+
+def read_camera(bag_path: str | Path, topic: str | None = None) -> Iterator[Frame]:
+    """Return the frames of a camera topic in recording order, read as they are consumed.
+
+    Args:
+        bag_path: a rosbag2 folder or a single ``.db3`` / ``.mcap`` file.
+        topic: a ``sensor_msgs/msg/Image`` or ``CompressedImage`` topic; None picks the bag's only
+            image topic.
+
+    Returns:
+        An iterator of frames with RGB images, stamped as the module docstring says.
+
+    Raises:
+        BagError: at once for a bad path or topic; while iterating for a message that cannot be
+            read or converted.
+    """
+    path = Path(bag_path)
+    return _frames(path, bag_info(path).camera_topic(topic))
+
+
+def stamp_range(bag_path: str | Path, topic: str | None = None) -> tuple[float, float]:
+    """Return the earliest and latest frame stamps of a camera topic, decoding no image.
+
+    Raises:
+        BagError: as :func:`read_camera`, or the topic has no messages.
+    """
+    path = Path(bag_path)
+    name = bag_info(path).camera_topic(topic)
+    stamps = [stamp for _, _, _, stamp in _camera_messages(path, name)]
+    if not stamps:
+        raise BagError(f'topic {name} of bag {path} has no messages.')
+    return min(stamps), max(stamps)
+
+
+def _frames(path: Path, topic: str) -> Iterator[Frame]:
+    for index, msgtype, message, stamp in _camera_messages(path, topic):
+        try:
+            rgb = IMAGE_TYPES[msgtype](message)
+        except ImageConversionError as exc:
+            raise BagError(
+                f'bag {path}: message {index} of topic {topic} (stamp {stamp:.3f} s) cannot be '
+                f'read: {exc}') from None
+        yield Frame(rgb, stamp)
+
+
+def _camera_messages(path: Path, topic: str) -> Iterator[tuple[int, str, object, float]]:
+    """Yield (index, type, deserialised message, stamp) of ``topic`` in recording order."""
+    with _open(path) as reader:
+        connections = [c for c in reader.connections if c.topic == topic]
+        raw = reader.messages(connections)
+        index = 0
+        while True:
+            with _damage_named(path, f'reading message {index} of topic {topic}'):
+                try:
+                    connection, received_ns, data = next(raw)
+                except StopIteration:
+                    return
+                message = typestore().deserialize_cdr(data, connection.msgtype)
+            stamp = stamp_to_seconds(message.header.stamp) or received_ns / 1e9
+            yield index, connection.msgtype, message, stamp
+            index += 1
+
+
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[Reader]:
+    """Open the bag at ``path`` for reading, turning every failure into a :class:`BagError`."""
+    if not path.exists():
+        raise BagNotFoundError(
+            f'bag {path} does not exist; give a rosbag2 folder (the one holding metadata.yaml).')
+    if path.is_dir() and not (path / 'metadata.yaml').is_file():
+        raise BagFormatError(
+            f'{path} is not a rosbag2 folder: it has no metadata.yaml. Give the folder '
+            '"ros2 bag record" made; a recording that was cut off may need "ros2 bag reindex".')
+    if path.is_file() and path.suffix not in STORAGE_SUFFIXES:
+        raise BagFormatError(
+            f'{path} is not a rosbag2 recording; give a bag folder, or a single '
+            f'{" or ".join(STORAGE_SUFFIXES)} file.')
+    with _damage_named(path, 'opening it'):
+        reader = Reader(path)
+        reader.open()
+    try:
+        yield reader
+    finally:
+        with contextlib.suppress(Exception):
+            reader.close()
+
+
+@contextlib.contextmanager
+def _damage_named(path: Path, doing: str) -> Iterator[None]:
+    """Turn the errors a damaged bag raises into a :class:`BagError` naming ``path``."""
+    try:
+        yield
+    except _DAMAGE as exc:
+        files = sorted(p.name for p in path.iterdir() if p.suffix in STORAGE_SUFFIXES) \
+            if path.is_dir() else []
+        where = f' ({", ".join(files)})' if files else ''
+        raise BagFormatError(
+            f'bag {path}{where} is truncated or corrupt ({doing} failed: {type(exc).__name__}: '
+            f'{exc}); record it again, or try "ros2 bag reindex" for a bag that was cut off.'
+        ) from exc

@@ -1,0 +1,124 @@
+"""Data sets of evaluation items: annotated rosbag2 recordings and EgoPlan-Bench item files.
+
+:class:`BagDataset` replays a recording the way the live planner node lives through it: one pass
+over the camera topic in recording order, every frame offered to one
+:class:`~vlm_planner.core.keyframes.KeyframeBuffer`, and at each decision point the buffer's
+snapshot taken before any frame stamped later than the decision time is added. When the goal of
+the next decision point differs from the one just asked, the buffer is reset keeping its newest
+frame, as the node does when a new goal arrives. So the model sees exactly what the robot would
+have seen, and never a frame from after the decision.
+
+:func:`load_dataset` opens either kind of file, telling them apart by content.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import Iterator
+
+from vlm_planner.core.keyframes import KeyframeBuffer, KeyframeConfig
+from vlm_planner.data.annotations import (AnnotationError, DecisionPoint, load_annotation,
+                                          read_data_file)
+from vlm_planner.data.bags import bag_info, BagError, read_camera, stamp_range
+from vlm_planner.data.egoplan import EgoPlanDataset
+from vlm_planner.data.items import Dataset, EvalItem
+
+__all__ = ['BagDataset', 'EgoPlanDataset', 'load_dataset']
+
+
+class BagDataset(Dataset):
+    """The decision points of an annotation file, replayed from its bag (see module docstring).
+
+    Args:
+        annotation_path: the annotation file (format in :mod:`vlm_planner.data.annotations`).
+        name: the data set's name; default: the annotation file's name without suffix.
+
+    Raises:
+        AnnotationError: the annotation file is missing or invalid.
+    """
+
+    def __init__(self, annotation_path: str | Path, name: str | None = None) -> None:
+        self.annotation = load_annotation(annotation_path)
+        self.name = name or self.annotation.path.stem
+
+    def __len__(self) -> int:
+        return len(self.annotation.decision_points)
+
+    def items(self, keyframes: KeyframeConfig) -> Iterator[EvalItem]:
+        """Yield one item per decision point, in time order (file order for equal times).
+
+        The bag is checked before the first item: its camera topic, and that every decision
+        point lies within the recording.
+
+        Raises:
+            BagError: the bag or its camera topic cannot be read (naming the annotation file).
+            AnnotationError: a decision point lies outside the recording.
+        """
+        annotation = self.annotation
+        try:
+            topic = bag_info(annotation.bag).camera_topic(annotation.topic)
+            first, last = stamp_range(annotation.bag, topic)
+        except BagError as exc:
+            raise BagError(f'{annotation.path}: {exc}') from exc
+        times = annotation.decision_times(first, last)
+        schedule = sorted(zip(times, annotation.decision_points), key=lambda p: (p[0], p[1].index))
+        return self._replay(topic, schedule, KeyframeBuffer(keyframes))
+
+    def _replay(self, topic: str, schedule: list[tuple[float, DecisionPoint]],
+                buffer: KeyframeBuffer) -> Iterator[EvalItem]:
+        pending = collections.deque(schedule)
+        for frame in read_camera(self.annotation.bag, topic):
+            while pending and frame.stamp > pending[0][0]:
+                yield self._ask(*pending.popleft(), buffer, pending)
+            buffer.add(frame)
+        while pending:
+            yield self._ask(*pending.popleft(), buffer, pending)
+
+    def _ask(self, time: float, point: DecisionPoint, buffer: KeyframeBuffer,
+             pending: collections.deque) -> EvalItem:
+        """Return the item for ``point`` and start a new task when the next goal differs."""
+        item = EvalItem(dataset=self.name, item_id=point.item_id, task=point.task,
+                        goal=point.goal, candidates=point.candidates, answer=point.answer,
+                        frames=tuple(buffer.snapshot()), decision_time=time)
+        if pending and pending[0][1].goal != point.goal:
+            buffer.reset(keep_latest=True)
+        return item
+
+
+def load_dataset(path: str | Path, **options) -> Dataset:
+    """Open an annotation file or an EgoPlan-Bench item file, told apart by content.
+
+    Args:
+        path: an annotation file (a mapping with ``decision_points``) or an EgoPlan-Bench JSON
+            list of items (with ``task_goal``).
+        **options: passed on to :class:`BagDataset` (``name``) or :class:`EgoPlanDataset`
+            (``video_root``, required, and ``name``, ``fps``, ``sample_fps``); options that are
+            None are left out.
+
+    Raises:
+        AnnotationError: the file is neither kind, an option does not apply to its kind, or the
+            file is invalid.
+    """
+    path = Path(path)
+    options = {k: v for k, v in options.items() if v is not None}
+    data = read_data_file(path)
+    if isinstance(data, dict) and 'decision_points' in data:
+        kind, factory, allowed = 'an annotation file', BagDataset, ('name',)
+    elif isinstance(data, list) and data and all(
+            isinstance(entry, dict) and 'task_goal' in entry for entry in data):
+        kind, factory, allowed = ('an EgoPlan-Bench item file', EgoPlanDataset,
+                                  ('video_root', 'name', 'fps', 'sample_fps'))
+        if 'video_root' not in options:
+            raise AnnotationError(f'{path} is an EgoPlan-Bench item file; give video_root, the '
+                                  'folder holding its videos or frame folders.')
+    else:
+        raise AnnotationError(
+            f'{path} is neither an annotation file (a mapping with "decision_points") nor an '
+            'EgoPlan-Bench item file (a JSON list of items with "task_goal"); see '
+            'docs/datasets.md.')
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise AnnotationError(f'{path} is {kind}; option(s) {", ".join(unknown)} do not apply '
+                              f'(accepted: {", ".join(allowed)}).')
+    return factory(path, **options)
