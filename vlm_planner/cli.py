@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 import sys
 from typing import Sequence
 
@@ -114,13 +116,24 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def dataset_names(paths: Sequence[str]) -> list[str]:
+    """Short unique names for data files: their paths below the common folder, no suffix."""
+    resolved = [Path(p).resolve().with_suffix('') for p in paths]
+    if len(resolved) == 1:
+        return [resolved[0].name]
+    common = Path(os.path.commonpath(resolved))
+    return [str(p.relative_to(common)) or p.name for p in resolved]
+
+
 def cmd_eval(args) -> int:
     """Evaluate models and strategies on recorded data sets; write results and a report."""
     from vlm_planner.data.episodes import load_dataset
     from vlm_planner.eval.report import write_report
     from vlm_planner.eval.runner import Evaluation
 
-    datasets = [load_dataset(path) for path in args.data]
+    names = dataset_names(args.data)
+    datasets = [load_dataset(path, name=name, video_root=args.video_root)
+                for path, name in zip(args.data, names)]
     strategies = [s.strip() for s in args.strategies.split(',') if s.strip()]
     run = Evaluation(datasets, args.model, strategies, args.out, overrides=dict(args.overrides),
                      limit=args.limit)
@@ -133,6 +146,21 @@ def cmd_eval(args) -> int:
     for failure in run.failures:
         print(f'skipped (rerun to retry): {failure}', file=sys.stderr)
     return 1 if run.failures else 0
+
+
+def cmd_play(args) -> int:
+    """Replay a rosbag2 recording on its topics; with --record, record the decisions meanwhile."""
+    from vlm_planner.errors import ConfigError
+    from vlm_planner.ros.player import parse_remaps, play_bag
+    if args.record_topics and not args.record:
+        raise ConfigError('--record-topics needs --record OUT (the bag folder to write).')
+    count = play_bag(args.bag, rate=args.rate, loop=args.loop, topics=args.topics,
+                     remap=parse_remaps(args.remap), start_offset=args.start_offset,
+                     clock_rate=args.clock, delay=args.delay, record=args.record,
+                     record_topics=args.record_topics, storage=args.storage, linger=args.linger)
+    print(f'published {count} messages'
+          + (f'; recorded into {args.record}' if args.record else ''))
+    return 0
 
 
 def cmd_params(args) -> int:
@@ -212,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="model folders, or 'tiny' / 'tiny:ARCH' (default: tiny)")
     evaluate.add_argument('--strategies', default='base', metavar='LIST',
                           help='comma-separated, e.g. base,cot,reflect,consistency')
+    evaluate.add_argument('--video-root', metavar='DIR',
+                          help='folder of the videos or frame folders of EgoPlan-Bench files')
     evaluate.add_argument('--out', required=True, metavar='DIR',
                           help='output folder; rerun with the same folder to resume')
     evaluate.add_argument('--limit', type=int, default=0,
@@ -222,6 +252,39 @@ def build_parser() -> argparse.ArgumentParser:
                           help='planner parameter for every run, e.g. '
                                'strategy.scoring:=likelihood')
     evaluate.set_defaults(func=cmd_eval)
+
+    play = sub.add_parser('play', help='republish a rosbag2 recording with its timing (like '
+                                       'ros2 bag play), optionally recording the decisions')
+    play.add_argument('bag', metavar='BAG', help='rosbag2 folder (sqlite3 or mcap)')
+    play.add_argument('--rate', type=float, default=1.0,
+                      help='speed factor, 2 plays twice as fast (default: 1)')
+    play.add_argument('--loop', action='store_true', help='start over at the end until Ctrl-C')
+    play.add_argument('--topics', nargs='+', action='extend', default=[], metavar='TOPIC',
+                      help='play only these recorded topics (default: all)')
+    play.add_argument('--remap', nargs='+', action='extend', default=[], metavar='FROM:=TO',
+                      help='publish a recorded topic under another name, e.g. '
+                           '/camera/image_raw:=/image')
+    play.add_argument('--start-offset', type=float, default=0.0, metavar='S',
+                      help='start this many seconds into the recording (default: 0)')
+    play.add_argument('--clock', type=float, nargs='?', const=40.0, default=0.0, metavar='HZ',
+                      help="publish the recording's time on /clock (default 40 Hz when given), "
+                           'for nodes run with -p use_sim_time:=true')
+    play.add_argument('--delay', type=float, default=1.0, metavar='S',
+                      help='wait this long before the first message, so subscribers in other '
+                           'processes are matched (default: 1)')
+    play.add_argument('--record', metavar='OUT',
+                      help="meanwhile record the planner's decision and action topics into this "
+                           'new bag folder')
+    play.add_argument('--record-topics', nargs='+', action='extend', default=[],
+                      metavar='TOPIC[:TYPE]',
+                      help='topics to record (default: decision action); TYPE defaults to '
+                           'std_msgs/msg/String')
+    play.add_argument('--storage', choices=['sqlite3', 'mcap'], default='sqlite3',
+                      help='storage of the --record bag (default: sqlite3)')
+    play.add_argument('--linger', type=float, default=2.0, metavar='S',
+                      help='with --record, keep recording this long after the last message '
+                           '(default: 2)')
+    play.set_defaults(func=cmd_play)
 
     params = sub.add_parser('params', help="print the nodes' parameters as Markdown tables")
     params.add_argument('--node', choices=['vlm_planner', 'mock_manipulator', 'scene_camera'],

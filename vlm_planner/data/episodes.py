@@ -94,7 +94,7 @@ def load_dataset(path: str | Path, **options) -> Dataset:
             list of items (with ``task_goal``).
         **options: passed on to :class:`BagDataset` (``name``) or :class:`EgoPlanDataset`
             (``video_root``, required, and ``name``, ``fps``, ``sample_fps``); options that are
-            None are left out.
+            None are left out, and ``video_root`` is ignored for annotation files.
 
     Raises:
         AnnotationError: the file is neither kind, an option does not apply to its kind, or the
@@ -105,6 +105,7 @@ def load_dataset(path: str | Path, **options) -> Dataset:
     data = read_data_file(path)
     if isinstance(data, dict) and 'decision_points' in data:
         kind, factory, allowed = 'an annotation file', BagDataset, ('name',)
+        options.pop('video_root', None)  # one --video-root serves a mix of both kinds
     elif isinstance(data, list) and data and all(
             isinstance(entry, dict) and 'task_goal' in entry for entry in data):
         kind, factory, allowed = ('an EgoPlan-Bench item file', EgoPlanDataset,
