@@ -210,8 +210,10 @@ def test_load_dataset_dispatches_on_content(tmp_path, egoplan):
     assert isinstance(dataset, EgoPlanDataset) and dataset.sample_fps == 2.0
     with pytest.raises(AnnotationError, match='EgoPlan-Bench item file; give video_root'):
         load_dataset(items)
-    with pytest.raises(AnnotationError, match=r'is an annotation file; option\(s\) video_root do'):
-        load_dataset(notes, video_root=root)
+    # One --video-root serves a mix of both kinds: annotation files ignore it.
+    assert isinstance(load_dataset(notes, video_root=root), BagDataset)
+    with pytest.raises(AnnotationError, match=r'is an annotation file; option\(s\) fps do'):
+        load_dataset(notes, fps=10.0)
     other = tmp_path / 'other.yaml'
     other.write_text('model: qwen\n')
     with pytest.raises(AnnotationError, match='other.yaml is neither an annotation file'):

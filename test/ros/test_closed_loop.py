@@ -13,7 +13,7 @@ from vlm_planner.ros.runner import run_loop  # noqa: E402
 def test_loop_completes_steps_that_change_the_scene(tiny_model_cache):
     labels = ActionLibrary.from_yaml(default_actions_file()).labels
     reported = []
-    steps = run_loop(str(default_params_file()), log_level='error', max_steps=2,
+    steps = run_loop(str(default_params_file()), max_steps=2,
                      overrides={'execution_time': 0.2, 'trigger.settle_time': 0.2},
                      on_step=reported.append)
     assert [s.number for s in steps] == [1, 2] and reported == steps
@@ -29,5 +29,5 @@ def test_loop_completes_steps_that_change_the_scene(tiny_model_cache):
 
 def test_bad_parameter_stops_start_up_with_a_clear_error(tiny_model_cache):
     with pytest.raises(ConfigError, match='strategy.name'):
-        run_loop(str(default_params_file()), log_level='fatal',
+        run_loop(str(default_params_file()),
                  overrides={'strategy.name': 'telepathy'})
