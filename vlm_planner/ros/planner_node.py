@@ -24,7 +24,7 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import String
+from std_msgs.msg import Header, String
 from std_srvs.srv import Trigger
 
 from vlm_planner import settings
@@ -267,11 +267,8 @@ class PlannerNode(Node):
         else:
             status.level, status.message = DiagnosticStatus.OK, 'planning'
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
-        self.diag_pub.publish(DiagnosticArray(header=self._header(), status=[status]))
-
-    def _header(self):
-        from std_msgs.msg import Header
-        return Header(stamp=self.get_clock().now().to_msg())
+        header = Header(stamp=self.get_clock().now().to_msg())
+        self.diag_pub.publish(DiagnosticArray(header=header, status=[status]))
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
