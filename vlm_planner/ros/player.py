@@ -1,0 +1,464 @@
+"""Replay a rosbag2 recording onto its topics with the original timing (``vlm-planner play``).
+
+The pip-only counterpart of ``ros2 bag play``: :class:`BagPlayer` reads a rosbag2 folder (sqlite3
+or mcap) with ``rosbags`` and republishes every message's serialized CDR bytes, unchanged, on its
+recorded topic, so nodes running anywhere on the ROS graph see the recording as if it were live.
+:func:`play_bag` runs the player, and optionally a
+:class:`~vlm_planner.ros.recorder.DecisionRecorder` that records the planner's answers, in one
+process.
+
+With ``clock_rate`` the player also publishes the recording's time on ``/clock``, so that nodes
+started with ``use_sim_time:=true`` judge the recorded header stamps by the recording's clock (the
+planner's ``max_frame_age`` check would otherwise find every replayed frame stale).
+
+Topics whose message type has no Python package installed here are skipped with a warning (as
+``ros2 bag play`` does), unless they were asked for by name with ``topics``: then playing cannot do
+what was asked and :class:`~vlm_planner.errors.MessageTypeError` says which package is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from pathlib import Path
+import signal
+import threading
+import time
+from typing import Iterable, Mapping
+
+import rclpy
+from rclpy.duration import Duration
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+
+from vlm_planner.errors import (BagError, BagFormatError, BagNotFoundError, ConfigError,
+                                MessageTypeError)
+from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
+
+#: Recorded types republished with the sensor-data profile, as the planner subscribes to them.
+IMAGE_TYPES = frozenset({'sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage'})
+#: ``/clock`` as ``ros2 bag play --clock`` publishes it (rclpy's time source subscribes so).
+CLOCK_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                       reliability=ReliabilityPolicy.BEST_EFFORT)
+#: How long the end of playback waits for reliable subscribers to acknowledge the last messages.
+ACK_TIMEOUT_S = 1.0
+
+
+def message_class(msgtype: str, topic: str = '') -> type:
+    """Import the rclpy message class of a type name such as ``sensor_msgs/msg/Image``.
+
+    Args:
+        msgtype: ROS 2 type name, ``package/msg/Name`` (``package/Name`` is read as the same).
+        topic: Topic the type belongs to, named in the error message.
+
+    Returns:
+        The generated Python message class.
+
+    Raises:
+        MessageTypeError: The name is malformed or its Python package is not installed.
+    """
+    parts = msgtype.split('/')
+    if len(parts) == 2:
+        parts.insert(1, 'msg')
+    where = f' (topic {topic})' if topic else ''
+    if len(parts) != 3 or parts[1] != 'msg' or not all(parts):
+        raise MessageTypeError(f'{msgtype!r}{where} is not a ROS 2 message type name; expected '
+                               'package/msg/Name, e.g. sensor_msgs/msg/Image.')
+    package, _, name = parts
+    try:
+        cls = getattr(importlib.import_module(f'{package}.msg'), name)
+    except (ImportError, AttributeError):
+        raise MessageTypeError(
+            f'cannot load message type {msgtype}{where}: the Python package {package!r} is not '
+            f'installed or has no message {name}. Install it (pip install ros-jazzy-'
+            f'{package.replace("_", "-")}, or source a ROS 2 workspace that has it).') from None
+    if not (isinstance(cls, type) and hasattr(cls, 'get_fields_and_field_types')):
+        raise MessageTypeError(f'{package}.msg.{name}{where} is not a ROS 2 message class.')
+    return cls
+
+
+def absolute_name(topic: str) -> str:
+    """A recorded topic name as the bag stores it: ``image`` and ``/image`` are the same."""
+    return topic if topic.startswith('/') else f'/{topic}'
+
+
+def parse_remaps(specs: Iterable[str]) -> dict[str, str]:
+    """Recorded topic -> published topic from ``FROM:=TO`` strings (``ros2 bag play --remap``).
+
+    Raises:
+        ConfigError: A string is not ``FROM:=TO``.
+    """
+    remap = {}
+    for spec in specs:
+        source, sep, target = spec.partition(':=')
+        if not (sep and source and target):
+            raise ConfigError(f'cannot remap {spec!r}: expected FROM:=TO, e.g. '
+                              '/camera/image_raw:=/image.')
+        remap[absolute_name(source)] = target
+    return remap
+
+
+def playback_qos(msgtype: str, latched: bool) -> QoSProfile:
+    """Return the QoS to republish a recorded topic with.
+
+    Images go out with the sensor-data profile (best effort, what the planner subscribes with);
+    topics recorded from a transient-local publisher are latched again; everything else is
+    reliable, which reaches reliable and best-effort subscribers alike.
+    """
+    if msgtype in IMAGE_TYPES:
+        return SENSOR_QOS
+    return LATCHED_QOS if latched else COMMAND_QOS
+
+
+@dataclasses.dataclass(frozen=True)
+class PlayedTopic:
+    """A recorded topic chosen for playback."""
+
+    topic: str  # name in the bag
+    msgtype: str
+    out: str  # name it is published on (after remapping)
+    count: int  # messages in the bag
+    latched: bool  # recorded from a transient-local publisher
+
+
+def _open_reader(path: Path):
+    from rosbags.rosbag2 import Reader, ReaderError
+    try:
+        reader = Reader(path)
+        reader.open()
+    except FileNotFoundError:
+        if path.exists():
+            raise BagFormatError(f'{path} is not a rosbag2 recording: the folder has no '
+                                 'metadata.yaml. Pass the bag folder that ros2 bag record '
+                                 '(or vlm-planner play --record) wrote.') from None
+        raise BagNotFoundError(f'bag {path} does not exist; pass the folder of a rosbag2 '
+                               'recording (sqlite3 or mcap).') from None
+    except (ReaderError, OSError, ValueError, KeyError, IndexError) as exc:
+        raise BagFormatError(f'cannot read bag {path}: the recording is corrupt, incomplete or '
+                             f'not a rosbag2 bag ({str(exc).rstrip(".")}).') from exc
+    return reader
+
+
+def _latched(connection) -> bool:
+    from rosbags.interfaces import QosDurability
+    profiles = getattr(connection.ext, 'offered_qos_profiles', None) or []
+    return any(p.durability == QosDurability.TRANSIENT_LOCAL for p in profiles)
+
+
+def choose_topics(recorded: Mapping, bag: Path, wanted: set[str], remap: Mapping[str, str],
+                  skipped: list[str]) -> list[PlayedTopic]:
+    """Pick the recorded topics to play.
+
+    Args:
+        recorded: ``rosbags`` topic name -> ``TopicInfo`` of the bag.
+        bag: The bag's path, named in messages.
+        wanted: Topics asked for by name (empty: every topic that can be played).
+        remap: Recorded name -> name to publish on.
+        skipped: Receives one line per topic left out and why.
+
+    Returns:
+        The topics to play, in name order.
+
+    Raises:
+        BagError: A wanted topic is not in the bag, or nothing is left to play.
+        MessageTypeError: A wanted topic's message type cannot be loaded here.
+    """
+    if missing := sorted(wanted - set(recorded)):
+        raise BagError(f'{", ".join(missing)} not in {bag}; it has '
+                       f'{", ".join(sorted(recorded)) or "no topics"}.')
+    chosen = []
+    for topic, info in sorted(recorded.items()):
+        if wanted and topic not in wanted:
+            continue
+        if info.msgtype is None:
+            reason = (f'{topic} in {bag} was recorded with several message types; a topic can '
+                      'only be played with one.')
+            if wanted:
+                raise BagError(reason)
+            skipped.append(f'skipping {reason}')
+            continue
+        try:
+            message_class(info.msgtype, topic)
+        except MessageTypeError as exc:
+            if wanted:
+                raise
+            skipped.append(f'skipping {topic}: {exc}')
+            continue
+        chosen.append(PlayedTopic(topic, info.msgtype, remap.get(topic, topic), info.msgcount,
+                                  any(map(_latched, info.connections))))
+    if not sum(t.count for t in chosen):
+        raise BagError(f'nothing to play in {bag}: no messages on a topic whose type is '
+                       'installed here.')
+    return chosen
+
+
+class BagPlayer(Node):
+    """Republishes a rosbag2 recording's messages on their topics with the recorded timing.
+
+    Playback runs on a background thread against a monotonic clock once :meth:`start` is called;
+    :attr:`done` is set when it has finished (or stopped, or failed: see :attr:`error`).
+    """
+
+    def __init__(self, bag: str | Path, *, rate: float = 1.0, loop: bool = False,
+                 topics: Iterable[str] = (), remap: Mapping[str, str] | None = None,
+                 start_offset: float = 0.0, clock_rate: float = 0.0, progress: bool = False,
+                 **kwargs) -> None:
+        """Open the bag, choose its topics and create their publishers.
+
+        Args:
+            bag: rosbag2 folder (or a single ``.db3`` / ``.mcap`` file).
+            rate: Playback speed factor; 2.0 plays twice as fast.
+            loop: Start over at the end until stopped.
+            topics: Play only these recorded topics (default: all).
+            remap: Recorded topic name -> name to publish on.
+            start_offset: Seconds into the recording to start at.
+            clock_rate: Publish the recording's time on ``/clock`` this often (Hz) while
+                playing; 0: do not.
+            progress: Show a progress bar (messages published / total) on stderr.
+            **kwargs: Passed to :class:`rclpy.node.Node` (``context``, ``namespace``...).
+
+        Raises:
+            BagNotFoundError: ``bag`` does not exist.
+            BagFormatError: ``bag`` is not a readable rosbag2 recording.
+            BagError: A requested topic is not in the bag, or nothing is left to play.
+            MessageTypeError: A requested topic's message type cannot be loaded.
+            ConfigError: ``rate``, ``start_offset`` or ``clock_rate`` is out of range.
+        """
+        if not rate > 0:
+            raise ConfigError(f'rate must be positive, got {rate}')
+        if not clock_rate >= 0:
+            raise ConfigError(f'clock rate must be 0 (off) or positive, got {clock_rate}')
+        if not start_offset >= 0:
+            raise ConfigError(f'start offset must be 0 or more seconds, got {start_offset}')
+        wanted = {absolute_name(t) for t in topics}
+        remap = {absolute_name(k): v for k, v in (remap or {}).items()}
+        self.bag = Path(bag)
+        skipped: list[str] = []
+        reader = _open_reader(self.bag)
+        try:
+            duration = max(reader.end_time - reader.start_time, 0) * 1e-9
+            if reader.message_count and start_offset >= duration:
+                raise ConfigError(f'start offset {start_offset} s is past the end of {self.bag} '
+                                  f'({duration:.3f} s long).')
+            #: Bag time (ns) that playback starts at.
+            self.start_ns = reader.start_time + round(start_offset * 1e9)
+            #: The topics played, in name order.
+            self.played = choose_topics(reader.topics, self.bag, wanted, remap, skipped)
+        finally:
+            reader.close()
+        super().__init__('bag_player', **kwargs)  # only now: nothing above leaves a node behind
+        for reason in skipped:
+            self.get_logger().warning(reason)
+        self.rate = float(rate)
+        self.loop = loop
+        self.progress = progress
+        #: Messages published so far (all passes).
+        self.published = 0
+        #: Messages of one pass; None with a start offset (the metadata counts whole topics).
+        self.total: int | None = None if start_offset else sum(t.count for t in self.played)
+        #: Why playback ended early, if it failed.
+        self.error: BagError | None = None
+        #: Set when playback has finished, stopped or failed.
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # /clock goes out from the playback thread between messages: a fast timer on a
+        # multi-threaded executor was seen to busy-spin and stall the whole process.
+        self._clock_period = 1.0 / clock_rate if clock_rate else 0.0
+        if clock_rate:
+            from rosgraph_msgs.msg import Clock
+            self._clock_publisher = self.create_publisher(Clock, '/clock', CLOCK_QOS)
+        #: Recorded topic name -> its publisher.
+        self.topic_publishers = {
+            t.topic: self.create_publisher(message_class(t.msgtype, t.topic), t.out,
+                                           playback_qos(t.msgtype, t.latched))
+            for t in self.played}
+        self.get_logger().info(
+            f'playing {self.bag} at {self.rate:g}x: ' + ', '.join(
+                t.topic + (f' -> {t.out}' if t.out != t.topic else '') + f' ({t.count})'
+                for t in self.played))
+
+    def start(self) -> None:
+        """Start playback on a background thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name='bag_player', daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop playback and wait up to ``timeout`` s for the thread to end."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def destroy_node(self) -> None:
+        """Stop playback, then destroy the node."""
+        self.stop()
+        super().destroy_node()
+
+    def _run(self) -> None:
+        bar = None
+        try:
+            if self.progress:
+                from tqdm import tqdm
+                bar = tqdm(total=self.total, unit='msg', desc=self.bag.name, dynamic_ncols=True)
+            reader = _open_reader(self.bag)  # its own reader: storage handles stay in one thread
+            try:
+                connections = [c for c in reader.connections if c.topic in self.topic_publishers]
+                while self._play_once(reader, connections, bar) and self.loop:
+                    if bar is not None:
+                        bar.reset()
+            finally:
+                reader.close()
+            self._wait_for_acks()
+        except Exception as exc:  # reported to the caller through self.error
+            if isinstance(exc, BagError):
+                self.error = exc
+            elif self.context.ok() and not self._stop.is_set():  # not a publish cut off by exit
+                self.error = BagError(f'playing {self.bag} failed: {exc}')
+        finally:
+            if bar is not None:
+                bar.close()
+            self.done.set()
+
+    def _play_once(self, reader, connections, bar) -> bool:
+        """Publish one pass; return whether it reached the end (not stopped)."""
+        started = next_tick = time.monotonic()
+        for connection, stamp, data in reader.messages(connections, start=self.start_ns):
+            due = started + (stamp - self.start_ns) * 1e-9 / self.rate
+            while (now := time.monotonic()) < due:  # sleep until due, ticking /clock meanwhile
+                if self._clock_period and now >= next_tick:
+                    self._publish_clock(started, now)
+                    next_tick = max(next_tick + self._clock_period, now)
+                wake = min(due, next_tick) if self._clock_period else due
+                if self._stop.wait(wake - now):
+                    return False
+            if self._stop.is_set() or not self.context.ok():
+                return False
+            self.topic_publishers[connection.topic].publish(
+                data if isinstance(data, bytes) else bytes(data))
+            self.published += 1
+            if bar is not None:
+                bar.update()
+        return True
+
+    def _publish_clock(self, started: float, now: float) -> None:
+        """Publish the recording's time at ``now`` (monotonic) of a pass begun at ``started``."""
+        from rosgraph_msgs.msg import Clock
+        stamp = self.start_ns + round((now - started) * self.rate * 1e9)
+        self._clock_publisher.publish(Clock(clock=Time(nanoseconds=stamp).to_msg()))
+
+    def _wait_for_acks(self) -> None:
+        for publisher in self.topic_publishers.values():
+            if (self.context.ok() and not self._stop.is_set()
+                    and publisher.qos_profile.reliability == ReliabilityPolicy.RELIABLE):
+                publisher.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S))
+
+
+def play_bag(bag: str | Path, *, rate: float = 1.0, loop: bool = False,
+             topics: Iterable[str] = (), remap: Mapping[str, str] | None = None,
+             start_offset: float = 0.0, clock_rate: float = 0.0, delay: float = 1.0,
+             record: str | Path | None = None, record_topics: Iterable[str] = (),
+             storage: str = 'sqlite3', linger: float = 2.0, log_level: str = 'info',
+             progress: bool = True) -> int:
+    """Play a bag in this process, optionally recording decisions meanwhile.
+
+    Ctrl-C, or SIGTERM when called from the main thread, stops playback and closes the recording.
+
+    Args:
+        bag: rosbag2 folder to play.
+        rate: Playback speed factor.
+        loop: Start over at the end until Ctrl-C.
+        topics: Play only these recorded topics.
+        remap: Recorded topic name -> name to publish on.
+        start_offset: Seconds into the recording to start at.
+        clock_rate: Publish the recording's time on ``/clock`` this often (Hz); 0: do not.
+        delay: Seconds to wait before the first message, so that subscribers in other processes
+            are discovered and matched.
+        record: Bag folder to record ``record_topics`` into (default: no recording).
+        record_topics: Topics to record, ``NAME`` or ``NAME:TYPE`` (default: decision, action).
+        storage: Storage of the recorded bag, ``sqlite3`` or ``mcap``.
+        linger: With ``record``, seconds to keep recording after the last message was played,
+            so the decisions on the last frames are kept.
+        log_level: ROS log level of the nodes.
+        progress: Show a progress bar.
+
+    Returns:
+        The number of messages published.
+
+    Raises:
+        VlmPlannerError: The bag cannot be played or the recording cannot be written.
+    """
+    context = rclpy.Context()
+    rclpy.init(args=['--ros-args', '--log-level', log_level], context=context)
+    executor = MultiThreadedExecutor(context=context)
+    nodes: list[Node] = []
+    player = recorder = spinner = None
+    previous_sigterm = _interrupt_on_sigterm()
+    try:
+        # The player first: a bag that cannot be played must not leave an empty recording.
+        player = BagPlayer(bag, rate=rate, loop=loop, topics=topics, remap=remap,
+                           start_offset=start_offset, clock_rate=clock_rate,
+                           progress=progress, context=context)
+        nodes.append(player)
+        if record is not None:
+            from vlm_planner.ros.recorder import DecisionRecorder, parse_record_topics
+            recorder = DecisionRecorder(record, topics=parse_record_topics(record_topics),
+                                        storage=storage, context=context)
+            nodes.append(recorder)
+        for node in nodes:
+            executor.add_node(node)
+        # spin() in its own thread keeps timers at their rate (a spin_once loop starves them).
+        spinner = threading.Thread(target=executor.spin, name='vlm_planner_executor', daemon=True)
+        spinner.start()
+        if _wait(context, delay):
+            player.start()
+            while context.ok() and not player.done.wait(0.1):
+                pass
+            if player.error is not None:
+                raise player.error
+            if recorder is not None and player.done.is_set():
+                _wait(context, linger)
+        if recorder is not None:
+            recorder.close()  # here, so that a failure to finish the bag is raised
+        return player.published
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return player.published if player is not None else 0
+    finally:
+        if player is not None:
+            player.stop()
+        executor.shutdown(timeout_sec=2.0)
+        if spinner is not None:
+            spinner.join(timeout=5.0)  # a C++ wait still running at exit aborts the process
+        for node in nodes:  # the recorder closes its bag when destroyed
+            executor.remove_node(node)
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+def _interrupt_on_sigterm():
+    """Let SIGTERM stop playback as Ctrl-C does; return the handler it replaces, if replaced.
+
+    A context of one's own gets no rclpy signal handlers, and the default SIGTERM would end the
+    process before the recorder closes its bag. Python handlers can only be set in the main thread.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    return previous
+
+
+def _wait(context, seconds: float) -> bool:
+    """Sleep ``seconds`` unless the context shuts down first; return whether it is still up."""
+    deadline = time.monotonic() + seconds
+    while context.ok() and time.monotonic() < deadline:
+        time.sleep(min(0.05, max(deadline - time.monotonic(), 0.0)))
+    return context.ok()
