@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections import deque
 import hashlib
-import json
 
 import numpy as np
 import pytest
 
-from vlm_planner.config_paths import default_actions_file
-from vlm_planner.core.actions import ActionLibrary
+from test.sim.reachable import LIBRARY, reachable_states
 from vlm_planner.sim.render import BLOCK_RGB, render
 from vlm_planner.sim.world import TabletopWorld
-
-LIBRARY = ActionLibrary.from_yaml(default_actions_file())
 
 
 def colour_mask(image: np.ndarray, colour: str) -> np.ndarray:
@@ -72,20 +67,9 @@ def test_blocks_in_the_bin_are_drawn_smaller_in_the_bin():
 
 
 def test_different_states_give_different_images():
-    seen: dict[str, TabletopWorld] = {}
-    queue = deque([TabletopWorld.default(), TabletopWorld.random_initial(8)])
-    while queue:
-        world = queue.popleft()
-        key = json.dumps(world.to_dict(), sort_keys=True)
-        if key in seen:
-            continue
-        seen[key] = world
-        for action in LIBRARY:
-            nxt = world.copy()
-            if nxt.apply(action).applied:
-                queue.append(nxt)
+    seen = reachable_states([TabletopWorld.default(), TabletopWorld.random_initial(8)])
     assert len(seen) > 100
-    digests = {hashlib.sha1(render(world).tobytes()).hexdigest() for world in seen.values()}
+    digests = {hashlib.sha1(render(world).tobytes()).hexdigest() for world in seen}
     assert len(digests) == len(seen)
 
 

@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-from collections import deque
-import json
-
 import pytest
 
-from vlm_planner.config_paths import default_actions_file
-from vlm_planner.core.actions import ActionLibrary
+from test.sim.reachable import LIBRARY, reachable_states
 from vlm_planner.errors import ConfigError
 from vlm_planner.sim.tasks import (BinTask, GoalParseError, parse_goal, StackTask,
                                    SUPPORTED_GOALS, TableTask, UnsolvableTaskError)
 from vlm_planner.sim.world import COLOURS, TabletopWorld
 
-LIBRARY = ActionLibrary.from_yaml(default_actions_file())
 
-
-def reachable_states() -> list[TabletopWorld]:
+def all_states() -> list[TabletopWorld]:
     """Every state reachable from the default layout and from seeded random layouts."""
-    seen: dict[str, TabletopWorld] = {}
-    queue = deque([TabletopWorld.default(), *(TabletopWorld.random_initial(s) for s in range(20))])
-    while queue:
-        world = queue.popleft()
-        key = json.dumps(world.to_dict(), sort_keys=True)
-        if key in seen:
-            continue
-        seen[key] = world
-        for action in LIBRARY:
-            nxt = world.copy()
-            if nxt.apply(action).applied:
-                queue.append(nxt)
-    return list(seen.values())
+    return reachable_states([TabletopWorld.default(),
+                             *(TabletopWorld.random_initial(s) for s in range(20))])
 
 
-STATES = reachable_states()
+STATES = all_states()
 GOALS = [
     'put the red block in the bin', 'put the green block in the bin', 'put all blocks in the bin',
     'put the blue and red blocks in the bin', 'put the green block on the table',

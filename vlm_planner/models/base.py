@@ -65,3 +65,13 @@ class VLMBackend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to release
         """Release resources (GPU memory, connections)."""
+
+
+def check_generation_args(num_samples: int, temperature: float, max_new_tokens: int) -> None:
+    """Raise ValueError when an argument of :meth:`VLMBackend.generate` is out of range."""
+    if num_samples < 1:
+        raise ValueError(f'num_samples must be at least 1, got {num_samples}')
+    if temperature < 0:
+        raise ValueError(f'temperature must be >= 0, got {temperature}')
+    if max_new_tokens < 1:
+        raise ValueError(f'max_new_tokens must be at least 1, got {max_new_tokens}')

@@ -49,7 +49,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from vlm_planner.core.chat import Generation, ImagePart, Message, TextPart, VideoPart
 from vlm_planner.core.frames import Frame
 from vlm_planner.errors import ConfigError, InferenceError, ModelLoadError
-from vlm_planner.models.base import VLMBackend
+from vlm_planner.models.base import check_generation_args, VLMBackend
 from vlm_planner.models.framing import fit_pixels, fit_size, resize, subsample_indices
 from vlm_planner.models.tiny import read_tiny_marker
 
@@ -175,12 +175,7 @@ class TransformersBackend(VLMBackend):
             ValueError: an argument is out of range.
             InferenceError: the model fails.
         """
-        if num_samples < 1:
-            raise ValueError(f'num_samples must be at least 1, got {num_samples}')
-        if temperature < 0:
-            raise ValueError(f'temperature must be >= 0, got {temperature}')
-        if max_new_tokens < 1:
-            raise ValueError(f'max_new_tokens must be at least 1, got {max_new_tokens}')
+        check_generation_args(num_samples, temperature, max_new_tokens)
         if temperature > 0:
             options = {'do_sample': True, 'temperature': float(temperature), 'top_k': 0,
                        'top_p': 1.0, 'num_return_sequences': num_samples}

@@ -36,7 +36,7 @@ import numpy as np
 from vlm_planner.core.chat import Generation, ImagePart, Message, TextPart, VideoPart
 from vlm_planner.core.frames import Frame
 from vlm_planner.errors import ConfigError, InferenceError
-from vlm_planner.models.base import VLMBackend
+from vlm_planner.models.base import check_generation_args, VLMBackend
 from vlm_planner.models.framing import fit_pixels, subsample_indices
 
 logger = logging.getLogger(__name__)
@@ -164,12 +164,7 @@ class OpenAIServerBackend(VLMBackend):
             ValueError: an argument is out of range.
             InferenceError: the server is unreachable, rejects the request or fails.
         """
-        if num_samples < 1:
-            raise ValueError(f'num_samples must be at least 1, got {num_samples}')
-        if temperature < 0:
-            raise ValueError(f'temperature must be >= 0, got {temperature}')
-        if max_new_tokens < 1:
-            raise ValueError(f'max_new_tokens must be at least 1, got {max_new_tokens}')
+        check_generation_args(num_samples, temperature, max_new_tokens)
         body = {'messages': self._chat(messages), 'temperature': float(temperature),
                 'max_tokens': max_new_tokens}
         if temperature == 0:
