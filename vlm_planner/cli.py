@@ -58,10 +58,12 @@ def format_step(step) -> str:
             f'{d["latency_s"] * 1000:5.0f} ms  -> {step.outcome:<9}')
     if scene.get('satisfied'):
         return line + '  GOAL REACHED'
-    if scene:
+    if scene.get('last_applied') is False:
+        line += f'  no effect ({scene.get("last_result")})'
+    elif scene:
         line += f'  holding {scene.get("held") or "nothing"}'
-        if scene.get('expert_next'):
-            line += f'; an expert would now: {scene["expert_next"]}'
+    if scene.get('expert_next'):
+        line += f'; an expert would now: {scene["expert_next"]}'
     return line
 
 

@@ -238,7 +238,7 @@ class SceneCameraNode(Node):
         if result.applied:
             self.get_logger().info(result.message)
         else:
-            self.get_logger().warn(f'{label!r} changed nothing: {result.message}')
+            self.get_logger().info(f'{label!r} changed nothing: {result.message}')
         self._record(label, result.message, result.applied)
         if self._task.is_satisfied(self._world):
             self.get_logger().info(f'goal met after {self._steps} steps: {self._task.text!r}')
