@@ -14,11 +14,13 @@
 
 """QoS profiles shared by every node, so publishers and subscribers always match."""
 
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-#: Camera frames: best effort, keep only the newest; a late frame is worth nothing.
-SENSOR_QOS = qos_profile_sensor_data
+#: Camera frames: best effort and only the newest kept (the sensor-data profile keeps 5): a frame
+#: that waited behind newer ones is stale, so it is dropped rather than queued.
+SENSOR_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                        reliability=ReliabilityPolicy.BEST_EFFORT,
+                        durability=DurabilityPolicy.VOLATILE)
 
 #: State that a late joiner must still get (goal, manipulator status): the last value, reliably.
 LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
