@@ -27,9 +27,10 @@ from vlm_planner.core.chat import ImagePart, Message, TextPart, VideoPart
 from vlm_planner.errors import ConfigError
 from vlm_planner.models import hf
 from vlm_planner.models.framing import fit_pixels
-from vlm_planner.models.hf import (_frame_image_options, _letter_log_probs, _letter_token_groups,
-                                   _media_kwargs, _quantization_config, _to_hf_chat, _video_clip,
+from vlm_planner.models.hf import (_letter_log_probs, _letter_token_groups, _quantization_config,
                                    TransformersBackend)
+from vlm_planner.models.hf_prompt import (frame_image_options, media_kwargs, sends_clips_as_images,
+                                          to_hf_chat, video_clip)
 from vlm_planner.models.tiny import ensure_tiny_model
 
 #: Architectures whose processor cannot hold a video and an image in one prompt.
@@ -69,12 +70,12 @@ def test_a_processor_without_video_processor_gets_images():
     image_only = types.SimpleNamespace(
         image_processor=types.SimpleNamespace(model_input_names=['pixel_values']))
 
-    assert hf._sends_clips_as_images(image_only) is True
+    assert sends_clips_as_images(image_only) is True
 
 
 def test_clip_metadata_gives_the_processor_frame_timestamps(video):
-    paired = _video_clip(video.frames, 8, 56 * 56, temporal_patch_size=2)
-    single = _video_clip(video.frames, 8, 56 * 56, temporal_patch_size=1)
+    paired = video_clip(video.frames, 8, 56 * 56, temporal_patch_size=2)
+    single = video_clip(video.frames, 8, 56 * 56, temporal_patch_size=1)
 
     assert paired.indices == (0, 1, 2, 2) and paired.frames.shape[0] == 4
     np.testing.assert_array_equal(paired.frames[3], paired.frames[2])
@@ -86,9 +87,9 @@ def test_clip_metadata_gives_the_processor_frame_timestamps(video):
 
 
 def test_videos_reach_the_processor_unsampled_with_metadata(video):
-    clip = _video_clip(video.frames, 8, 56 * 56, temporal_patch_size=1)
+    clip = video_clip(video.frames, 8, 56 * 56, temporal_patch_size=1)
 
-    kwargs = _media_kwargs(object(), [], [clip], clips_as_images=False)
+    kwargs = media_kwargs(object(), [], [clip], clips_as_images=False)
 
     assert kwargs['do_sample_frames'] is False
     assert kwargs['videos'][0] is clip.frames
@@ -99,7 +100,7 @@ def test_videos_reach_the_processor_unsampled_with_metadata(video):
 def test_clip_as_images_uses_smolvlm_video_wording(video, make_frame):
     current = make_frame('stripes', 3.0)
 
-    conversation, images, clips = _to_hf_chat(
+    conversation, images, clips = to_hf_chat(
         ask(video, ImagePart(current), TextPart('Next?')), 8, 56 * 56, 2, clips_as_images=True)
 
     content = conversation[0]['content']
@@ -118,10 +119,10 @@ def test_frames_as_images_are_not_split_into_tiles():
         image_processor=types.SimpleNamespace(do_image_splitting=True))
     plain = types.SimpleNamespace(image_processor=types.SimpleNamespace())
 
-    assert _frame_image_options(splitting) == {'do_image_splitting': False}
-    assert _frame_image_options(plain) == {}
+    assert frame_image_options(splitting) == {'do_image_splitting': False}
+    assert frame_image_options(plain) == {}
     frame = np.zeros((4, 4, 3), np.uint8)
-    kwargs = _media_kwargs(splitting, [frame], [object()], clips_as_images=True)
+    kwargs = media_kwargs(splitting, [frame], [object()], clips_as_images=True)
     assert kwargs.keys() == {'images', 'do_image_splitting'} and kwargs['images'][0] is frame
 
 

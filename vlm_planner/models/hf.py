@@ -21,22 +21,8 @@ Nothing is downloaded; the folder must hold ``config.json`` and safetensors weig
 Frames go to the processor as numpy arrays, already subsampled to ``max_frames`` and shrunk to
 ``max_pixels`` here, so the cost of a prompt is bounded whatever the camera delivers.
 
-Architectures take videos differently; small helpers below absorb each difference, found from the
-processor rather than from the model's name, so that relatives of these models work too:
+How each architecture wants its video is absorbed in :mod:`.hf_prompt`. Besides:
 
-* Every processor gets the chosen frames as they are (``do_sample_frames=False``) with video
-  metadata: frame rate and frame indices (:class:`_Clip`). Qwen3-VL, VideoLLaMA3 and SmolVLM2 write
-  per-frame timestamps into the prompt from them and fail without them.
-* Qwen2-VL, Qwen2.5-VL and Qwen3-VL embed frames in pairs (temporal patch 2): clips are padded to
-  an even frame count (:func:`_pad_to_temporal_patch`); Qwen3-VL rejects a one-frame clip else.
-* VideoLLaMA3 shares one pixel budget among a clip's frames and drops patches that repeat the
-  previous frame; LLaVA-OneVision resizes every frame to its vision tower's square and lists a
-  message's images before its videos. Their processors do that; nothing to adapt here.
-* SmolVLM2's processor returns images and videos under one key (``pixel_values``), so a prompt with
-  both would lose one of them. Its clips, and those of any model whose processor has no video
-  processor, go as a sequence of images (:func:`_clip_as_images`) in SmolVLM2's own video wording:
-  an intro, then ``Frame from MM:SS:`` before each frame. Image splitting into tiles is then
-  switched off, as SmolVLM2 does for video frames, so every frame costs one tile.
 * A generation prompt that ends without a space or newline (SmolVLM2's ``Assistant:``) makes the
   model answer `` A`` rather than ``A``: letter scores then count both tokens
   (:func:`_letter_token_groups`).
@@ -46,8 +32,6 @@ Optional 4-bit or 8-bit weights (``quantization``) load through bitsandbytes on 
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import importlib.util
 import inspect
 import logging
@@ -60,20 +44,17 @@ import numpy as np
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from vlm_planner.core.chat import Generation, ImagePart, Message, TextPart, VideoPart
-from vlm_planner.core.frames import Frame
+from vlm_planner.core.chat import Generation, Message
 from vlm_planner.errors import ConfigError, InferenceError, ModelLoadError
 from vlm_planner.models.base import check_generation_args, VLMBackend
-from vlm_planner.models.framing import fit_pixels, fit_size, resize, subsample_indices
+from vlm_planner.models.hf_prompt import (media_kwargs, sends_clips_as_images, temporal_patch_size,
+                                          to_hf_chat)
 from vlm_planner.models.tiny import read_tiny_marker
 
 logger = logging.getLogger(__name__)
 
 DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16, 'float32': torch.float32}
 
-# Frame rate reported for clips whose stamps give none (one frame, equal stamps); the rate
-# qwen-vl-utils samples videos at.
-DEFAULT_VIDEO_FPS = 2.0
 
 _DEVICE_PATTERN = re.compile(r'auto|cpu|cuda(:\d+)?')
 
@@ -84,11 +65,6 @@ _QUANTIZATION_OPTIONS = {
     '8bit': {'load_in_8bit': True},
 }
 
-# SmolVLM2's video wording, used for clips sent as a sequence of images.
-_CLIP_INTRO = ('You are provided the following series of {count} frames from a {duration} '
-               '[H:MM:SS] video.\n')
-_CLIP_FRAME = '\nFrame from {minutes:02d}:{seconds:02d}:'
-_CLIP_OUTRO = '\n\n'
 
 _HINT = ('Run `vlm-planner make-tiny-model` for an offline test model, or point model.path at a '
          'folder with config.json, safetensors weights and the processor files.')
@@ -148,7 +124,7 @@ class TransformersBackend(VLMBackend):
             self.path, self.device, self.dtype, attn_implementation, trust_remote_code,
             quantization_config)
         self._tokenizer = self.processor.tokenizer
-        self._clips_as_images = _sends_clips_as_images(self.processor)
+        self._clips_as_images = sends_clips_as_images(self.processor)
         self._eos_ids = _eos_ids(self.model, self._tokenizer)
         # Only the last position's logits are needed; skip the rest where the model allows.
         self._logits_kwargs = (
@@ -232,13 +208,13 @@ class TransformersBackend(VLMBackend):
     def _inputs(self, messages: Sequence[Message]) -> Any:
         if self.model is None:
             raise InferenceError(f'the backend of {self.name} is closed.')
-        conversation, images, clips = _to_hf_chat(
-            messages, self.max_frames, self.max_pixels, _temporal_patch_size(self.processor),
+        conversation, images, clips = to_hf_chat(
+            messages, self.max_frames, self.max_pixels, temporal_patch_size(self.processor),
             self._clips_as_images)
         try:
             text = self.processor.apply_chat_template(
                 conversation, add_generation_prompt=True, tokenize=False)
-            kwargs = _media_kwargs(self.processor, images, clips, self._clips_as_images)
+            kwargs = media_kwargs(self.processor, images, clips, self._clips_as_images)
             inputs = self.processor(text=[text], return_tensors='pt', **kwargs)
         except Exception as error:  # noqa: BLE001 - processors raise many kinds of errors
             raise InferenceError(
@@ -434,170 +410,3 @@ def _letter_log_probs(logits: torch.Tensor, groups: Sequence[Sequence[int]]) -> 
     log_probs = torch.log_softmax(logits[[i for group in groups for i in group]].double(), dim=-1)
     return torch.stack([torch.logsumexp(part, dim=0)
                         for part in log_probs.split([len(group) for group in groups])])
-
-
-def _sends_clips_as_images(processor: Any) -> bool:
-    """Whether clips go to ``processor`` as a sequence of images rather than as videos.
-
-    True where it has no video processor, or one whose outputs would overwrite the image
-    processor's (SmolVLM2 names both ``pixel_values``, so a prompt with both loses one).
-    """
-    video_processor = getattr(processor, 'video_processor', None)
-    if video_processor is None:
-        return True
-    image_processor = getattr(processor, 'image_processor', None)
-    image_outputs = set(getattr(image_processor, 'model_input_names', None) or ())
-    return bool(image_outputs & set(getattr(video_processor, 'model_input_names', None) or ()))
-
-
-@dataclasses.dataclass(frozen=True)
-class _Clip:
-    """A video as sent to the processor.
-
-    Attributes:
-        frames: T x H x W x 3 frames, all of the newest frame's size.
-        indices: index of each frame at ``fps``; a frame repeated as padding repeats its index.
-        fps: frame rate the indices count at.
-    """
-
-    frames: np.ndarray
-    indices: tuple[int, ...]
-    fps: float
-
-    @property
-    def timestamps(self) -> list[float]:
-        """Seconds from the first frame to each frame."""
-        return [index / self.fps for index in self.indices]
-
-    def metadata(self) -> dict[str, Any]:
-        """Return the processor's video metadata; processors derive frame timestamps from it."""
-        return {'total_num_frames': len(self.frames), 'fps': self.fps,
-                'frames_indices': list(self.indices), 'duration': self.timestamps[-1],
-                'height': self.frames.shape[1], 'width': self.frames.shape[2]}
-
-
-def _to_hf_chat(messages: Sequence[Message], max_frames: int, max_pixels: int,
-                temporal_patch_size: int, clips_as_images: bool = False,
-                ) -> tuple[list[dict], list[np.ndarray], list[_Clip]]:
-    """Turn our messages into the HF chat format plus the prompt's images and clips.
-
-    Images and clips are listed in prompt order, the order the processor matches them to the
-    placeholders of the chat template. With ``clips_as_images`` each clip's frames are listed
-    among the images too (see :func:`_clip_as_images`).
-    """
-    conversation, images, clips = [], [], []
-    for message in messages:
-        content = []
-        for part in message.content:
-            if isinstance(part, TextPart):
-                content.append({'type': 'text', 'text': part.text})
-            elif isinstance(part, ImagePart):
-                content.append({'type': 'image'})
-                images.append(fit_pixels(part.frame.image, max_pixels))
-            elif isinstance(part, VideoPart) and clips_as_images:
-                clips.append(_video_clip(part.frames, max_frames, max_pixels, 1))
-                parts, frames = _clip_as_images(clips[-1])
-                content.extend(parts)
-                images.extend(frames)
-            elif isinstance(part, VideoPart):
-                clips.append(_video_clip(part.frames, max_frames, max_pixels, temporal_patch_size))
-                content.append({'type': 'video'})
-            else:
-                raise InferenceError(f'unsupported message part {type(part).__name__}.')
-        conversation.append({'role': message.role, 'content': content})
-    return conversation, images, clips
-
-
-def _clip_as_images(clip: _Clip) -> tuple[list[dict], list[np.ndarray]]:
-    """Per-architecture quirk: a clip as chat parts of text and images, in SmolVLM2's wording.
-
-    SmolVLM2's own video prompt: an intro with the frame count and duration, then
-    ``Frame from MM:SS:`` and the image of each frame.
-    """
-    duration = datetime.timedelta(seconds=int(clip.timestamps[-1]))
-    content = [{'type': 'text',
-                'text': _CLIP_INTRO.format(count=_number_words(len(clip.frames)),
-                                           duration=duration)}]
-    for stamp in clip.timestamps:
-        minutes, seconds = divmod(int(stamp), 60)
-        content.append({'type': 'text', 'text': _CLIP_FRAME.format(minutes=minutes,
-                                                                   seconds=seconds)})
-        content.append({'type': 'image'})
-    content.append({'type': 'text', 'text': _CLIP_OUTRO})
-    return content, list(clip.frames)
-
-
-def _number_words(count: int) -> str:
-    """``count`` in words (``three``) as SmolVLM2 writes it, in digits without num2words."""
-    try:
-        from num2words import num2words
-    except ImportError:
-        return str(count)
-    return num2words(count)
-
-
-def _media_kwargs(processor: Any, images: list[np.ndarray], clips: list[_Clip],
-                  clips_as_images: bool) -> dict[str, Any]:
-    """Processor arguments for the prompt's images and clips."""
-    kwargs: dict[str, Any] = {}
-    if images:
-        kwargs['images'] = images
-    if clips and clips_as_images:
-        kwargs.update(_frame_image_options(processor))
-    elif clips:
-        # Frames are chosen already: the processor must not resample them.
-        kwargs.update(videos=[clip.frames for clip in clips],
-                      video_metadata=[clip.metadata() for clip in clips], do_sample_frames=False)
-    return kwargs
-
-
-def _frame_image_options(processor: Any) -> dict[str, Any]:
-    """Per-architecture quirk: image options for a prompt whose images include a clip's frames.
-
-    Processors that split large images into tiles (SmolVLM2, Idefics3) keep video frames whole, one
-    tile each; without this a clip of 8 frames could cost a hundred tiles.
-    """
-    image_processor = getattr(processor, 'image_processor', None)
-    if getattr(image_processor, 'do_image_splitting', False):
-        return {'do_image_splitting': False}
-    return {}
-
-
-def _video_clip(frames: Sequence[Frame], max_frames: int, max_pixels: int,
-                temporal_patch_size: int) -> _Clip:
-    """Return the clip sent for ``frames``: subsampled, resized, padded to the temporal patch."""
-    if not frames:
-        raise InferenceError('a video in the prompt has no frames.')
-    chosen = [frames[i] for i in subsample_indices(len(frames), max_frames)]
-    span = chosen[-1].stamp - chosen[0].stamp
-    fps = (len(chosen) - 1) / span if len(chosen) > 1 and span > 0 else DEFAULT_VIDEO_FPS
-    # All frames take the newest frame's size so that they stack into one array.
-    height, width = fit_size(*chosen[-1].image.shape[:2], max_pixels)
-    images = [resize(frame.image, height, width) for frame in chosen]
-    indices = _pad_to_temporal_patch(list(range(len(images))), temporal_patch_size)
-    return _Clip(np.stack([images[i] for i in indices]), tuple(indices), fps)
-
-
-def _temporal_patch_size(processor: Any) -> int:
-    video_processor = getattr(processor, 'video_processor', None)
-    return int(getattr(video_processor, 'temporal_patch_size', None) or 1)
-
-
-def _pad_to_temporal_patch(indices: list[int], temporal_patch_size: int) -> list[int]:
-    """Per-architecture video quirk: make the frame count a multiple of the temporal patch.
-
-    Qwen2-VL, Qwen2.5-VL and Qwen3-VL embed frames in pairs (``temporal_patch_size`` 2), so a clip
-    needs an even number of frames; a single frame becomes two copies of itself (Qwen3-VL rejects
-    a one-frame clip). The processors of transformers 5 pad the same way on their own, but padding
-    here keeps the frame count given in the video metadata equal to what the model sees, on every
-    version. Models without temporal patches (size 1) are left alone.
-
-    Args:
-        indices: indices of the clip's frames.
-        temporal_patch_size: frames per temporal patch.
-
-    Returns:
-        ``indices`` with the last one repeated as often as needed.
-    """
-    missing = -len(indices) % temporal_patch_size
-    return indices + [indices[-1]] * missing
