@@ -199,6 +199,7 @@ def video_clip(frames: Sequence[Frame], max_frames: int, max_pixels: int,
 
 
 def temporal_patch_size(processor: Any) -> int:
+    """Frames the processor's video encoder takes per temporal patch (1 when it has none)."""
     video_processor = getattr(processor, 'video_processor', None)
     return int(getattr(video_processor, 'temporal_patch_size', None) or 1)
 
