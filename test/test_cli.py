@@ -108,3 +108,9 @@ def test_node_executables_refuse_bad_parameters_with_a_fatal_explanation(
                             text=True, timeout=120, env=os.environ.copy())
     assert result.returncode == 2
     assert '[FATAL]' in result.stderr and message in result.stderr
+
+
+def test_misspelt_parameter_is_refused_with_suggestions(capsys):
+    assert main(['demo', '-p', 'stratgy.name:=cot']) == 2
+    err = capsys.readouterr().err
+    assert "no node has a parameter 'stratgy.name'" in err and 'strategy.name' in err

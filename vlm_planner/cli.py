@@ -28,7 +28,7 @@ from typing import Sequence
 
 import yaml
 
-from vlm_planner.errors import VlmPlannerError
+from vlm_planner.errors import ConfigError, VlmPlannerError
 
 
 def _override(text: str) -> tuple[str, object]:
@@ -50,6 +50,20 @@ def _add_run_options(parser: argparse.ArgumentParser, log_level: str) -> None:
                         help='set a parameter on every node that has it, e.g. strategy.name:=cot')
 
 
+def _checked_overrides(args) -> dict:
+    """The -p overrides, refusing names no node declares (ROS would ignore them silently)."""
+    import difflib
+    known = {p.name for table in node_parameter_tables().values() for p in table}
+    known.add('use_sim_time')
+    for name, _ in args.overrides:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=3)
+            hint = f' Did you mean {", ".join(close)}?' if close else ''
+            raise ConfigError(f'no node has a parameter {name!r}.{hint} '
+                              '`vlm-planner params` lists them all.')
+    return dict(args.overrides)
+
+
 def _params_file(args) -> str:
     from vlm_planner.config_paths import default_params_file
     return args.params or str(default_params_file())
@@ -59,7 +73,7 @@ def cmd_run(args) -> int:
     """Run the nodes until Ctrl-C."""
     from vlm_planner.ros.runner import run_loop
     run_loop(_params_file(args), namespace=args.namespace, log_level=args.log_level,
-             overrides=dict(args.overrides), mock_manipulator=not args.no_mock_manipulator,
+             overrides=_checked_overrides(args), mock_manipulator=not args.no_mock_manipulator,
              scene_camera=not args.no_sim_camera)
     return 0
 
@@ -84,7 +98,7 @@ def format_step(step) -> str:
 def cmd_demo(args) -> int:
     """Run the closed loop on the embedded defaults and print each decision."""
     from vlm_planner.ros.runner import run_loop
-    overrides = dict(args.overrides)
+    overrides = _checked_overrides(args)
     if args.goal:
         overrides['goal'] = args.goal
     if args.strategy:
@@ -166,7 +180,6 @@ def cmd_eval(args) -> int:
 
 def cmd_play(args) -> int:
     """Replay a rosbag2 recording on its topics; with --record, record the decisions meanwhile."""
-    from vlm_planner.errors import ConfigError
     from vlm_planner.ros.player import parse_remaps, play_bag
     if args.record_topics and not args.record:
         raise ConfigError('--record-topics needs --record OUT (the bag folder to write).')
