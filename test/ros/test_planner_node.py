@@ -200,3 +200,26 @@ def test_reset_forgets_keyframes(planner, harness):
     assert node.buffer.latest is not None
     assert harness.call(Trigger, '/vlm_planner/reset').success
     assert node.buffer.latest is None and len(node.buffer) == 0
+
+
+def test_compressed_transport_and_annotated_debug_image(planner, harness):
+    from sensor_msgs.msg import CompressedImage
+    from vlm_planner.ros.conversions import rgb_to_compressed_msg
+    planner(**{'trigger.mode': 'service', 'image_transport': 'compressed', 'goal': GOAL})
+    compressed = harness.node.create_publisher(CompressedImage, 'image/compressed', SENSOR_QOS)
+    debug = []
+    harness.node.create_subscription(Image, 'debug_image', debug.append, 1)
+    rgb = np.full((60, 80, 3), (200, 30, 30), np.uint8)
+    assert spin_until(harness.executor, lambda: compressed.get_subscription_count() >= 1, 10)
+    stamp = harness.node.get_clock().now().to_msg()
+    compressed.publish(rgb_to_compressed_msg(rgb, 'png', stamp=stamp))
+    harness.frame()  # raw frames are not listened to in this mode
+    harness.spin(0.3)
+    response = harness.call(Trigger, '/vlm_planner/plan')
+    assert response.success and response.message in LABELS
+    assert spin_until(harness.executor, lambda: debug, 10), 'no debug image'
+    assert debug[0].width >= 480 and debug[0].encoding == 'rgb8'
+    # The debug image shows the compressed (red) frame, not the raw random one.
+    image = debug[0]
+    pixels = np.frombuffer(bytes(image.data), np.uint8).reshape(image.height, image.width, 3)
+    assert pixels[-5, image.width // 2, 0] > 150
