@@ -35,7 +35,6 @@ import random
 import zlib
 
 from rclpy.node import Node
-from rclpy.timer import Timer
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 
@@ -173,8 +172,11 @@ class MockManipulatorNode(Node):
         self._joint_pub = self.create_publisher(JointState, 'joint_states', COMMAND_QOS)
         self.create_subscription(String, 'action', self._on_action, COMMAND_QOS)
         self.create_subscription(Bool, 'estop', self._on_estop, COMMAND_QOS)
-        # One-shot: created when an action starts, destroyed when it ends or is aborted.
-        self._done_timer: Timer | None = None
+        # Ends an execution: started (reset) with each action, cancelled when it fires or on
+        # estop. One timer for the node's life: destroying a timer from its own callback races
+        # with a multi-threaded executor.
+        self._done_timer = self.create_timer(max(self._execution_time, 1e-3), self._on_done)
+        self._done_timer.cancel()
         self.create_timer(1.0 / status_rate, self._publish_status)
         self.create_timer(1.0 / joint_state_rate, self._publish_joint_states)
         self._publish_status()
@@ -239,15 +241,12 @@ class MockManipulatorNode(Node):
             return
         self._current = action
         self._motion.move_to(target_pose(action), self._now(), self._execution_time)
-        self._stop_timer()
-        self._done_timer = self.create_timer(max(self._execution_time, 1e-3), self._on_done)
+        self._done_timer.reset()
         self._set_status(EXECUTING)
         self.get_logger().info(f'executing {action.label!r}')
 
     def _stop_timer(self) -> None:
-        if self._done_timer is not None:
-            self.destroy_timer(self._done_timer)
-            self._done_timer = None
+        self._done_timer.cancel()
 
     def _on_done(self) -> None:
         self._stop_timer()
