@@ -2,14 +2,14 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt setup.py | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements*.txt setup.py | cksum | cut -d' ' -f1)
 
 .PHONY: venv demo test lint bench clean
 
 venv: $(STAMP)
 
 # Re-installs whenever requirements.txt or setup.py change.
-$(STAMP): requirements.txt setup.py
+$(STAMP): requirements.txt requirements-no-ros.txt setup.py
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 13), \
 	  "ROS 2 Jazzy wheels need Python 3.10-3.13, this is " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
