@@ -63,7 +63,7 @@ PLANNER_PARAMS: tuple[Param, ...] = (
           'with bitsandbytes (CUDA only).', choices=('', *QUANTIZATIONS)),
     Param('model.device', 'auto', "'auto' (cuda if available), 'cpu', 'cuda' or 'cuda:N'."),
     Param('model.dtype', 'auto', "'auto' (bfloat16 on GPU, float32 on CPU), 'bfloat16', "
-          "'float16' or 'float32'."),
+          "'float16' or 'float32' (or bf16, fp16, fp32)."),
     Param('model.attn_implementation', '', "Attention kernel, e.g. 'sdpa' or "
           "'flash_attention_2'. Empty: the transformers default."),
     Param('model.max_frames', 8, 'Most keyframes sent to the model as the progress video.',

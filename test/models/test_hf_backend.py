@@ -262,3 +262,10 @@ def test_broken_model_folder_is_a_load_error(tmp_path):
 def test_bad_options_are_config_errors(tiny_model_path, options):
     with pytest.raises(ConfigError):
         TransformersBackend(path=tiny_model_path, **options)
+
+
+@pytest.mark.parametrize('spelling, expected', [('bf16', torch.bfloat16), ('fp32', torch.float32),
+                                                ('float16', torch.float16)])
+def test_dtype_accepts_short_spellings(tiny_model_path, spelling, expected):
+    backend = TransformersBackend(path=tiny_model_path, device='cpu', dtype=spelling)
+    assert backend.dtype == expected

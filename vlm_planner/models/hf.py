@@ -54,6 +54,8 @@ from vlm_planner.models.tiny import read_tiny_marker
 logger = logging.getLogger(__name__)
 
 DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16, 'float32': torch.float32}
+#: Short spellings users type for the same dtypes.
+DTYPE_ALIASES = {'bf16': 'bfloat16', 'fp16': 'float16', 'fp32': 'float32'}
 
 
 _DEVICE_PATTERN = re.compile(r'auto|cpu|cuda(:\d+)?')
@@ -274,8 +276,10 @@ def _resolve_device(device: str) -> str:
 def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype == 'auto':
         return torch.bfloat16 if device.type == 'cuda' else torch.float32
+    dtype = DTYPE_ALIASES.get(dtype, dtype)
     if dtype not in DTYPES:
-        raise ConfigError(f'model.dtype is {dtype!r}; use auto, {", ".join(DTYPES)}.')
+        raise ConfigError(f'model.dtype is {dtype!r}; use auto, {", ".join(DTYPES)} '
+                          f'(or {", ".join(DTYPE_ALIASES)}).')
     return DTYPES[dtype]
 
 
