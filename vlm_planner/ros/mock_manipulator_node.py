@@ -34,14 +34,13 @@ import math
 import random
 import zlib
 
-from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 
 from vlm_planner.config_paths import default_actions_file
 from vlm_planner.core.actions import Action, ActionLibrary
 from vlm_planner.params import Param
-from vlm_planner.ros.node_main import run_node
+from vlm_planner.ros.node_main import run_node, SelfCleaningNode
 from vlm_planner.ros.parameters import declare_params
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS
 
@@ -133,7 +132,7 @@ class JointMotion:
         return tuple((q - p) * rate for p, q in zip(self.start, self.goal))
 
 
-class MockManipulatorNode(Node):
+class MockManipulatorNode(SelfCleaningNode):
     """Pretends to execute action labels and reports status and joint states (see module doc).
 
     Args:
@@ -146,13 +145,9 @@ class MockManipulatorNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__('mock_manipulator', **kwargs)
-        try:
-            self._setup()
-        except BaseException:
-            self.destroy_node()
-            raise
 
-    def _setup(self) -> None:
+    def setup(self) -> None:
+        """Read the parameters and create publishers, subscriptions and timers."""
         values = declare_params(self, MOCK_MANIPULATOR_PARAMS)
         self._execution_time = values['execution_time']
         self._failure_rate = values['failure_rate']

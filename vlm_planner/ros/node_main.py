@@ -52,3 +52,23 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+class SelfCleaningNode(Node):
+    """A node whose set-up, in :meth:`setup`, destroys the node again when it fails.
+
+    A node that raises half way through ``__init__`` would otherwise keep its publishers and
+    timers alive in the context until garbage collection.
+    """
+
+    def __init__(self, node_name: str, **kwargs) -> None:
+        """Create the node, then run :meth:`setup`; on any failure destroy it and re-raise."""
+        super().__init__(node_name, **kwargs)
+        try:
+            self.setup()
+        except BaseException:
+            self.destroy_node()
+            raise
+
+    def setup(self) -> None:
+        """Declare parameters and create the node's entities (subclasses fill this in)."""

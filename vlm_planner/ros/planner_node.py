@@ -35,7 +35,6 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
-from rclpy.node import Node
 from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header, String
@@ -50,7 +49,7 @@ from vlm_planner.errors import ImageConversionError, VlmPlannerError
 from vlm_planner.ros.conversions import (compressed_msg_to_rgb, image_msg_to_rgb,
                                          rgb_to_image_msg, stamp_to_seconds)
 from vlm_planner.ros.debug_image import annotate_decision
-from vlm_planner.ros.node_main import run_node
+from vlm_planner.ros.node_main import run_node, SelfCleaningNode
 from vlm_planner.ros.parameters import declare_params
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 
@@ -58,14 +57,19 @@ from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 POLL_S = 0.05
 
 
-class PlannerNode(Node):
+class PlannerNode(SelfCleaningNode):
     """ROS front end of :class:`vlm_planner.core.planner.Planner`."""
 
     def __init__(self, *, planner=None, **kwargs) -> None:
-        """Declare parameters, load the model (unless ``planner`` is given) and wire topics."""
+        """Create the node; ``planner`` replaces the one its parameters would build."""
+        self._given_planner = planner
+        self._worker: threading.Thread | None = None
         super().__init__('vlm_planner', **kwargs)
+
+    def setup(self) -> None:
+        """Declare parameters, load the model and wire topics, services and the worker."""
         self.values = declare_params(self, settings.PLANNER_PARAMS)
-        self.planner = planner or settings.build_planner(self.values)
+        self.planner = self._given_planner or settings.build_planner(self.values)
         self.buffer = KeyframeBuffer(settings.keyframe_config(self.values))
         self.trigger = settings.make_trigger(self.values)
         self.goal = self.values['goal']
@@ -289,9 +293,11 @@ class PlannerNode(Node):
 
     def destroy_node(self) -> None:
         """Stop the decision thread before the node goes away."""
-        self._stop.set()
-        if self._worker.is_alive() and self._worker is not threading.current_thread():
-            self._worker.join(timeout=5.0)
+        worker = self._worker  # None when set-up failed before starting it
+        if worker is not None:
+            self._stop.set()
+            if worker.is_alive() and worker is not threading.current_thread():
+                worker.join(timeout=5.0)
         super().destroy_node()
 
 

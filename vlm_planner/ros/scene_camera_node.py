@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 
-from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -45,7 +44,7 @@ from vlm_planner.config_paths import default_actions_file
 from vlm_planner.core.actions import ActionLibrary
 from vlm_planner.params import Param
 from vlm_planner.ros.conversions import rgb_to_compressed_msg, rgb_to_image_msg
-from vlm_planner.ros.node_main import run_node
+from vlm_planner.ros.node_main import run_node, SelfCleaningNode
 from vlm_planner.ros.parameters import declare_params
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 from vlm_planner.sim.render import MIN_HEIGHT, MIN_WIDTH, render
@@ -83,7 +82,7 @@ class _Pending:
         self.started = started
 
 
-class SceneCameraNode(Node):
+class SceneCameraNode(SelfCleaningNode):
     """Renders the tabletop world, publishes it as a camera, and applies executed actions.
 
     Args:
@@ -97,13 +96,9 @@ class SceneCameraNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__('scene_camera', **kwargs)
-        try:
-            self._setup()
-        except BaseException:
-            self.destroy_node()
-            raise
 
-    def _setup(self) -> None:
+    def setup(self) -> None:
+        """Read the parameters and create publishers, subscriptions and timers."""
         values = declare_params(self, SCENE_CAMERA_PARAMS)
         self._task = parse_goal(values['goal'])
         rate = values['rate']
