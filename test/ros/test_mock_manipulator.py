@@ -170,17 +170,20 @@ def test_action_while_executing_is_rejected(executor, ros_context):
     assert arm.wait_for('executing', start)
     arm.send(PICK_GREEN)
     assert arm.wait_log(f'rejected {PICK_GREEN!r}: still executing {PICK_RED!r}')
-    assert arm.node.status == 'executing'
-    assert arm.node.current_action == PICK_RED
+    # Judged from what the arm reported, not from its state at some instant: on a loaded machine
+    # the log line can arrive after the red pick has already finished.
+    assert arm.wait_log(f'{PICK_RED!r} succeeded')
     assert arm.wait_for('succeeded', start)
     done = time.monotonic()
     arm.spin(0.8)  # a queued action would start (and finish) in this time
     assert arm.changes(start) == ['executing', 'succeeded']
     assert arm.changes(done) == []
+    assert not any(PICK_GREEN in line for line in arm.logs if 'rejected' not in line)
 
 
 def test_estop_aborts_and_blocks_until_released(executor, ros_context):
-    arm = Arm(executor, ros_context, execution_time=1.0)
+    # Long enough that the estop arrives before the pick would finish, even on a loaded machine.
+    arm = Arm(executor, ros_context, execution_time=3.0)
     start = arm.send(PICK_RED)
     assert arm.wait_for('executing', start)
     arm.estop_pub.publish(Bool(data=True))
@@ -189,7 +192,7 @@ def test_estop_aborts_and_blocks_until_released(executor, ros_context):
     assert arm.node.current_action is None
     arm.send(PICK_GREEN)
     assert arm.wait_log(f'rejected {PICK_GREEN!r}: emergency stop')
-    arm.spin(max(0.0, start + 1.3 - time.monotonic()))  # past the original execution_time
+    arm.spin(max(0.0, start + 3.3 - time.monotonic()))  # past the original execution_time
     assert arm.changes(start) == ['executing', 'estopped']
     assert arm.node.status == 'estopped'
 

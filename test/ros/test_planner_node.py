@@ -59,15 +59,37 @@ class Harness:
         self.node.create_subscription(DiagnosticArray, '/diagnostics',
                                       lambda m: self.diagnostics.append(m), 10)
         self.rng = np.random.default_rng(0)
+        self.planner = None  # the node under test, once started
 
-    def frame(self, encoding='rgb8', **overrides):
+    def frame(self, encoding='rgb8', wait=True, **overrides):
+        """Publish a random frame; with ``wait``, return once the planner has handled it.
+
+        Waiting makes the tests independent of discovery and callback delays on a busy machine:
+        a best-effort frame sent before the planner's subscription matched would be lost.
+        """
         rgb = self.rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
         msg = rgb_to_image_msg(rgb, 'rgb8', self.node.get_clock().now().to_msg())
         for key, value in overrides.items():
             setattr(msg, key, value)
         msg.encoding = encoding
-        self.image_pub.publish(msg)
-        self.spin(0.05)
+        self.publish_and_wait(self.image_pub, msg, wait)
+
+    def publish_and_wait(self, publisher, msg, wait=True):
+        if not wait:
+            publisher.publish(msg)
+            return
+        assert spin_until(self.executor, lambda: publisher.get_subscription_count() >= 1, 10), (
+            f'nobody subscribes to {publisher.topic_name}')
+        handled = self.planner.stats['frames_received']
+        publisher.publish(msg)
+        assert spin_until(self.executor,
+                          lambda: self.planner.stats['frames_received'] > handled, 10), (
+            'the planner did not receive the frame')
+
+    def set_goal(self, goal):
+        """Publish the goal and wait until the planner has it."""
+        self.goal_pub.publish(String(data=goal))
+        assert spin_until(self.executor, lambda: self.planner.goal == goal, 10), 'no goal came'
 
     def spin(self, seconds):
         spin_until(self.executor, lambda: False, timeout=seconds)
@@ -81,23 +103,24 @@ class Harness:
 
 
 @pytest.fixture
-def planner(executor, ros_context, tiny_model_cache):
-    def start(**params):
-        overrides = [Parameter(k, value=v) for k, v in params.items()]
-        node = PlannerNode(context=ros_context, parameter_overrides=overrides)
-        executor.add_node(node)
-        return node
-    return start
-
-
-@pytest.fixture
 def harness(executor, ros_context):
     return Harness(executor, ros_context)
 
 
+@pytest.fixture
+def planner(executor, ros_context, tiny_model_cache, harness):
+    def start(**params):
+        overrides = [Parameter(k, value=v) for k, v in params.items()]
+        node = PlannerNode(context=ros_context, parameter_overrides=overrides)
+        executor.add_node(node)
+        harness.planner = node
+        return node
+    return start
+
+
 def test_plan_service_publishes_one_library_action_and_a_full_decision_record(planner, harness):
     planner(**{'trigger.mode': 'service'})
-    harness.goal_pub.publish(String(data=GOAL))
+    harness.set_goal(GOAL)
     for _ in range(3):
         harness.frame()
     response = harness.call(Trigger, '/vlm_planner/plan')
@@ -117,7 +140,7 @@ def test_plan_service_publishes_one_library_action_and_a_full_decision_record(pl
 
 def test_idle_manipulator_triggers_decisions_and_waits_for_the_outcome(planner, harness):
     planner(**{'trigger.settle_time': 0.0})
-    harness.goal_pub.publish(String(data=GOAL))
+    harness.set_goal(GOAL)
     harness.frame()
     harness.status_pub.publish(String(data='idle'))
     assert spin_until(harness.executor, lambda: (harness.frame() or len(harness.actions)) >= 1,
@@ -135,7 +158,7 @@ def test_idle_manipulator_triggers_decisions_and_waits_for_the_outcome(planner, 
 
 def test_bad_frames_are_reported_and_the_node_keeps_planning(planner, harness):
     planner(**{'trigger.mode': 'service', 'diagnostics_period': 0.2})
-    harness.goal_pub.publish(String(data=GOAL))
+    harness.set_goal(GOAL)
     harness.frame(encoding='32FC1')
     response = harness.call(Trigger, '/vlm_planner/plan')
     assert not response.success and 'no camera frame' in response.message
@@ -154,7 +177,7 @@ def test_plan_is_refused_without_goal_or_with_stale_frames(planner, harness):
     harness.frame()
     response = harness.call(Trigger, '/vlm_planner/plan')
     assert not response.success and 'no goal' in response.message
-    harness.goal_pub.publish(String(data=GOAL))
+    harness.set_goal(GOAL)
     harness.spin(1.0)
     response = harness.call(Trigger, '/vlm_planner/plan')
     assert not response.success and 'old' in response.message and 'max_frame_age' in (
@@ -210,10 +233,9 @@ def test_compressed_transport_and_annotated_debug_image(planner, harness):
     debug = []
     harness.node.create_subscription(Image, 'debug_image', debug.append, 1)
     rgb = np.full((60, 80, 3), (200, 30, 30), np.uint8)
-    assert spin_until(harness.executor, lambda: compressed.get_subscription_count() >= 1, 10)
     stamp = harness.node.get_clock().now().to_msg()
-    compressed.publish(rgb_to_compressed_msg(rgb, 'png', stamp=stamp))
-    harness.frame()  # raw frames are not listened to in this mode
+    harness.publish_and_wait(compressed, rgb_to_compressed_msg(rgb, 'png', stamp=stamp))
+    harness.frame(wait=False)  # raw frames are not listened to in this mode
     harness.spin(0.3)
     response = harness.call(Trigger, '/vlm_planner/plan')
     assert response.success and response.message in LABELS

@@ -121,6 +121,7 @@ def start_player(executor, context, bag, probe, **options) -> BagPlayer:
         s.get_publisher_count() >= 1 for s in probe.subscriptions
         if s.topic_name in {p.topic_name for p in player.topic_publishers.values()}),
         TIMEOUT), 'the probe did not match the player'
+    player.started_at = time.monotonic()
     player.start()
     return player
 
@@ -139,10 +140,11 @@ def test_plays_every_message_in_order_with_scaled_timing(executor, ros_context, 
     for topic in TYPES:
         assert probe.data(topic) == [d for t, _, d in recorded if t == topic], topic
     arrivals = sorted((when, topic) for topic, got in probe.received.items() for when, _ in got)
-    first = arrivals[0][0]
     for (when, topic), (want_topic, stamp, _) in zip(arrivals, recorded):
+        # Never early (a message can only arrive after its scheduled send), and not far late: a
+        # busy machine delays callbacks, so the upper bound is loose; the lower one is exact.
         expected = (stamp - T0) * 1e-9 / rate
-        assert abs((when - first) - expected) < 0.12, (topic, when - first, expected)
+        assert expected <= when - player.started_at < expected + 1.0, (topic, expected)
     assert [topic for _, topic in arrivals] == [topic for topic, _, _ in recorded]
 
 
@@ -201,10 +203,10 @@ def test_stop_ends_a_slow_playback_promptly(ros_context, tmp_path):
     player = BagPlayer(tmp_path / 'bag', rate=0.01, context=ros_context)
     try:
         player.start()
-        time.sleep(0.2)
+        assert spin_until(None, lambda: player.published == 1, TIMEOUT)
         started = time.monotonic()
-        player.stop()
-        assert player.done.is_set() and time.monotonic() - started < 1.0
+        player.stop()  # the next message is due 10 s after the first
+        assert player.done.is_set() and time.monotonic() - started < 3.0
         assert player.published == 1 and player.error is None
     finally:
         player.destroy_node()

@@ -119,16 +119,18 @@ class PlannerNode(SelfCleaningNode):
         self._add_frame(msg, compressed_msg_to_rgb)
 
     def _add_frame(self, msg, convert) -> None:
-        self._stats['frames_received'] += 1
         try:
             rgb = convert(msg)
         except ImageConversionError as exc:
             self._stats['frames_rejected'] += 1
             self._problem('camera', f'dropped a camera frame: {exc}')
-            return
-        self._problems['camera'] = ''
-        stamp = stamp_to_seconds(msg.header.stamp) or self._now()
-        self.buffer.add(Frame(rgb, stamp))
+        else:
+            self._problems['camera'] = ''
+            stamp = stamp_to_seconds(msg.header.stamp) or self._now()
+            self.buffer.add(Frame(rgb, stamp))
+        finally:
+            # Counted once handled, so whoever sees the count also sees the buffer updated.
+            self._stats['frames_received'] += 1
 
     def _on_goal(self, msg: String) -> None:
         goal = msg.data.strip()
@@ -259,6 +261,11 @@ class PlannerNode(SelfCleaningNode):
                                                     self.get_clock().now().to_msg()))
 
     # --- health -------------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters also shown in ``/diagnostics`` (frames received and rejected, decisions...)."""
+        return dict(self._stats)
 
     def _problem(self, area: str, message: str) -> None:
         self._problems[area] = message
