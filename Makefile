@@ -26,7 +26,7 @@ test: venv
 
 lint: venv
 	$(PY) -m flake8 vlm_planner test launch benchmarks setup.py
-	$(PY) -m pydocstyle --convention=google vlm_planner
+	$(PY) -m pydocstyle --convention=google --add-ignore=D105,D107 vlm_planner
 
 clean:
 	rm -rf $(VENV) build install log *.egg-info

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 from typing import Callable
 
@@ -49,17 +48,16 @@ def ros_context():
 def executor(ros_context):
     """A multi-threaded executor spinning in a background thread; its nodes go afterwards.
 
-    Spinning in one thread with ``spin()`` keeps timers at their rate; calling ``spin_once`` in a
-    loop on a multi-threaded executor was seen to starve timers on two cores.
+    Tests wait with :func:`spin_until`, which only polls: all callbacks run on this thread's
+    executor, as they would in a node process.
     """
     from rclpy.executors import MultiThreadedExecutor
+    from vlm_planner.ros.spinning import ExecutorThread
     ex = MultiThreadedExecutor(num_threads=4, context=ros_context)
-    thread = threading.Thread(target=ex.spin, daemon=True)
-    thread.start()
+    spinner = ExecutorThread(ex).start()
     yield ex
     nodes = list(ex.get_nodes())  # shutdown() forgets them
-    ex.shutdown(timeout_sec=2.0)
-    thread.join(timeout=5.0)
+    spinner.stop()
     # Destroy explicitly: a node left to the garbage collector keeps its DDS endpoints (a latched
     # goal, a service) visible to the next test.
     for node in nodes:

@@ -50,6 +50,7 @@ from rclpy.time import Time
 from vlm_planner.errors import (BagError, BagFormatError, BagNotFoundError, ConfigError,
                                 MessageTypeError)
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
+from vlm_planner.ros.spinning import ExecutorThread
 
 #: Recorded types republished with the sensor-data profile, as the planner subscribes to them.
 IMAGE_TYPES = frozenset({'sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage'})
@@ -407,8 +408,9 @@ def play_bag(bag: str | Path, *, rate: float = 1.0, loop: bool = False,
     context = rclpy.Context()
     rclpy.init(args=['--ros-args', '--log-level', log_level], context=context)
     executor = MultiThreadedExecutor(context=context)
+    spinner = ExecutorThread(executor)
     nodes: list[Node] = []
-    player = recorder = spinner = None
+    player = recorder = None
     previous_sigterm = _interrupt_on_sigterm()
     try:
         # The player first: a bag that cannot be played must not leave an empty recording.
@@ -423,8 +425,6 @@ def play_bag(bag: str | Path, *, rate: float = 1.0, loop: bool = False,
             nodes.append(recorder)
         for node in nodes:
             executor.add_node(node)
-        # spin() in its own thread keeps timers at their rate (a spin_once loop starves them).
-        spinner = threading.Thread(target=executor.spin, name='vlm_planner_executor', daemon=True)
         spinner.start()
         if _wait(context, delay):
             player.start()
@@ -442,9 +442,7 @@ def play_bag(bag: str | Path, *, rate: float = 1.0, loop: bool = False,
     finally:
         if player is not None:
             player.stop()
-        executor.shutdown(timeout_sec=2.0)
-        if spinner is not None:
-            spinner.join(timeout=5.0)  # a C++ wait still running at exit aborts the process
+        spinner.stop()
         for node in nodes:  # the recorder closes its bag when destroyed
             executor.remove_node(node)
             node.destroy_node()

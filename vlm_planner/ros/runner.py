@@ -34,6 +34,7 @@ from std_msgs.msg import String
 
 from vlm_planner.errors import ConfigError
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS
+from vlm_planner.ros.spinning import ExecutorThread
 
 TERMINAL_STATUSES = ('succeeded', 'failed')
 #: Seconds between an action's outcome and reading the scene it produced.
@@ -139,8 +140,9 @@ def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = '
     rclpy.init(args=ros_arguments(params_file, namespace=namespace, log_level=log_level,
                                   overrides=overrides), context=context)
     executor = MultiThreadedExecutor(context=context)
+    spinner = ExecutorThread(executor)
     nodes: list[Node] = []
-    monitor = spinner = None
+    monitor = None
     try:
         if scene_camera:
             nodes.append(SceneCameraNode(context=context))
@@ -151,8 +153,6 @@ def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = '
         nodes.append(PlannerNode(context=context))  # last: it loads the model
         for node in nodes:
             executor.add_node(node)
-        # spin() in its own thread keeps timers at their rate (a spin_once loop starves them).
-        spinner = threading.Thread(target=executor.spin, name='vlm_planner_executor', daemon=True)
         spinner.start()
         while context.ok() and spinner.is_alive() and not monitor.done.wait(0.1):
             pass
@@ -160,9 +160,7 @@ def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = '
     except (KeyboardInterrupt, ExternalShutdownException):
         return monitor.reported if monitor is not None else []
     finally:
-        executor.shutdown(timeout_sec=2.0)
-        if spinner is not None:
-            spinner.join(timeout=5.0)  # a C++ wait still running at exit aborts the process
+        spinner.stop()
         for node in nodes:
             executor.remove_node(node)
             node.destroy_node()

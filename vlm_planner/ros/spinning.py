@@ -1,0 +1,63 @@
+# Copyright 2026 vlm_planner maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""An executor spinning on a background thread that stops cleanly before its nodes go."""
+
+from __future__ import annotations
+
+import threading
+
+from rclpy.executors import Executor, ExternalShutdownException
+
+
+class ExecutorThread:
+    """Spin ``executor`` on a daemon thread until :meth:`stop` or the context shuts down.
+
+    Stopping ends the spin loop and joins the thread *before* shutting the executor down: in
+    Jazzy, ``Executor.shutdown()`` destroys the guard condition a spinning thread is waiting on,
+    which raises in that thread, and a C++ wait still running at interpreter exit aborts the
+    process.
+    """
+
+    def __init__(self, executor: Executor, *, name: str = 'vlm_planner_executor',
+                 poll: float = 0.1) -> None:
+        """Prepare the thread; ``poll`` is how often (s) the loop looks for a stop request."""
+        self.executor = executor
+        self._poll = poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
+
+    def start(self) -> ExecutorThread:
+        """Start spinning; return self."""
+        self._thread.start()
+        return self
+
+    def is_alive(self) -> bool:
+        """Whether the spin loop still runs."""
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the spin loop, wait up to ``timeout`` s for it, then shut the executor down."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self.executor.shutdown(timeout_sec=timeout)
+
+    def _spin(self) -> None:
+        # A spin_once loop on this thread is what Executor.spin() does, with a stop check added.
+        while not self._stop.is_set() and self.executor.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=self._poll)
+            except ExternalShutdownException:
+                break
