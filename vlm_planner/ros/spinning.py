@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from rclpy.executors import Executor, ExternalShutdownException
 
@@ -24,10 +25,11 @@ from rclpy.executors import Executor, ExternalShutdownException
 class ExecutorThread:
     """Spin ``executor`` on a daemon thread until :meth:`stop` or the context shuts down.
 
-    Stopping ends the spin loop and joins the thread *before* shutting the executor down: in
-    Jazzy, ``Executor.shutdown()`` destroys the guard condition a spinning thread is waiting on,
-    which raises in that thread, and a C++ wait still running at interpreter exit aborts the
-    process.
+    Stopping ends the spin loop, joins the thread and lets callbacks already running finish,
+    *then* shuts the executor down. Jazzy's ``Executor.shutdown()`` destroys the executor's guard
+    condition at once, without the wait its documentation promises; a spinning thread or a
+    pool callback that still uses that guard then raises, and a C++ wait still running at
+    interpreter exit aborts the process.
     """
 
     def __init__(self, executor: Executor, *, name: str = 'vlm_planner_executor',
@@ -52,6 +54,12 @@ class ExecutorThread:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        # rclpy-internal (Jazzy): the callbacks a MultiThreadedExecutor handed to its thread
+        # pool, queued or running. Each touches the guard condition that shutdown() destroys.
+        handed_out = list(getattr(self.executor, '_futures', ()))
+        deadline = time.monotonic() + timeout
+        while not all(task.done() for task in handed_out) and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.executor.shutdown(timeout_sec=timeout)
 
     def _spin(self) -> None:
