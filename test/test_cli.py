@@ -16,8 +16,10 @@
 
 import os
 from pathlib import Path
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -114,3 +116,30 @@ def test_misspelt_parameter_is_refused_with_suggestions(capsys):
     assert main(['demo', '-p', 'stratgy.name:=cot']) == 2
     err = capsys.readouterr().err
     assert "no node has a parameter 'stratgy.name'" in err and 'strategy.name' in err
+
+
+@pytest.mark.parametrize('executable, ready', [
+    ('planner_node', 'planning with'),
+    ('mock_manipulator_node', 'ready:'),
+    ('scene_camera_node', 'initial world'),
+])
+def test_node_executables_stop_cleanly_on_ctrl_c(executable, ready, tmp_path, tiny_model_cache):
+    script = Path(sys.executable).parent / executable
+    log = tmp_path / 'stderr.txt'
+    with open(log, 'w') as err:
+        process = subprocess.Popen([str(script), '--ros-args', '-p', 'trigger.mode:=timer']
+                                   if executable == 'planner_node' else [str(script)],
+                                   stdout=subprocess.DEVNULL, stderr=err, env=os.environ.copy())
+        try:
+            deadline = time.monotonic() + 120
+            while ready not in log.read_text() and time.monotonic() < deadline:
+                assert process.poll() is None, log.read_text()
+                time.sleep(0.1)
+            assert ready in log.read_text(), 'the node did not come up'
+            time.sleep(0.5)  # let it run its timers and callbacks for a moment
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=30) == 0
+        finally:
+            process.kill()
+    text = log.read_text()
+    assert 'Traceback' not in text and 'never retrieved' not in text, text

@@ -23,6 +23,7 @@ from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedE
 from rclpy.node import Node
 
 from vlm_planner.errors import VlmPlannerError
+from vlm_planner.ros.spinning import shutdown_after_callbacks
 
 #: Exit status of a node that could not start because of its configuration (as the CLI's).
 CONFIG_ERROR_STATUS = 2
@@ -37,9 +38,9 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
     """
     rclpy.init(args=args)
     node = None
+    executor = executor_class()
     try:
         node = make_node()
-        executor = executor_class()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -48,6 +49,7 @@ def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = 
         rclpy.logging.get_logger(name).fatal(str(exc))
         return CONFIG_ERROR_STATUS
     finally:
+        shutdown_after_callbacks(executor)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

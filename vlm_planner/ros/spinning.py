@@ -54,13 +54,7 @@ class ExecutorThread:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        # rclpy-internal (Jazzy): the callbacks a MultiThreadedExecutor handed to its thread
-        # pool, queued or running. Each touches the guard condition that shutdown() destroys.
-        handed_out = list(getattr(self.executor, '_futures', ()))
-        deadline = time.monotonic() + timeout
-        while not all(task.done() for task in handed_out) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self.executor.shutdown(timeout_sec=timeout)
+        shutdown_after_callbacks(self.executor, timeout)
 
     def _spin(self) -> None:
         # A spin_once loop on this thread is what Executor.spin() does, with a stop check added.
@@ -69,3 +63,18 @@ class ExecutorThread:
                 self.executor.spin_once(timeout_sec=self._poll)
             except ExternalShutdownException:
                 break
+
+
+def shutdown_after_callbacks(executor: Executor, timeout: float = 10.0) -> None:
+    """Shut ``executor`` down once the callbacks it already started have finished.
+
+    Call it after spinning has ended and before the executor's nodes are destroyed.
+    """
+    # rclpy-internal (Jazzy): the callbacks a MultiThreadedExecutor handed to its thread pool,
+    # queued or running. Each touches the guard condition that shutdown() destroys, and the
+    # entities of nodes that destroy_node() invalidates.
+    handed_out = list(getattr(executor, '_futures', ()))
+    deadline = time.monotonic() + timeout
+    while not all(task.done() for task in handed_out) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    executor.shutdown(timeout_sec=timeout)
