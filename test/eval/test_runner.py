@@ -43,6 +43,9 @@ class MemoryDataset(Dataset):
     def __len__(self):
         return self.count
 
+    def item_ids(self):
+        return [f'item{i}' for i in range(self.count)]
+
     def items(self, keyframes):
         self.passes += 1
         rng = np.random.default_rng(0)
@@ -85,13 +88,17 @@ def test_every_item_model_strategy_is_evaluated_once_and_records_ground_truth(
 def test_rerun_skips_finished_results_and_does_not_load_the_model(tmp_path, tiny_model_cache):
     Evaluation([MemoryDataset('mem', 2)], ['tiny'], ['base'], tmp_path).run(progress=False)
     loader = CountingLoader()
-    again = Evaluation([MemoryDataset('mem', 2)], ['tiny'], ['base'], tmp_path,
-                       backend_loader=loader)
-    assert len(again.run(progress=False)) == 2
-    assert loader.loads == 0
+    finished, grown = MemoryDataset('mem', 2), MemoryDataset('new', 1)
+    again = Evaluation([finished, grown], ['tiny'], ['base'], tmp_path, backend_loader=loader)
+    assert len(again.run(progress=False)) == 3
+    assert loader.loads == 1
+    assert finished.passes == 0, 'a finished data set was replayed'
+    assert grown.passes == 1
     more = Evaluation([MemoryDataset('mem', 2)], ['tiny'], ['base', 'cot'], tmp_path,
                       overrides={'strategy.max_new_tokens': 4})
-    assert len(more.run(progress=False)) == 4
+    records = more.run(progress=False)
+    assert sorted((r['dataset'], r['strategy']) for r in records) == [
+        ('mem', 'base'), ('mem', 'base'), ('mem', 'cot'), ('mem', 'cot'), ('new', 'base')]
 
 
 def test_a_failing_item_is_reported_and_left_for_the_next_run(tmp_path, tiny_model_cache):

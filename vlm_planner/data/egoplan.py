@@ -127,6 +127,10 @@ class EgoPlanDataset(Dataset):
     def __len__(self) -> int:
         return len(self._items)
 
+    def item_ids(self) -> list[str]:
+        """Ids of all items, in file order."""
+        return [item.item_id for item in self._items]
+
     def items(self, keyframes: KeyframeConfig) -> Iterator[EvalItem]:
         """Yield the items in file order, frames chosen by a buffer set up as ``keyframes``.
 

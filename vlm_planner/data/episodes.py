@@ -59,6 +59,10 @@ class BagDataset(Dataset):
     def __len__(self) -> int:
         return len(self.annotation.decision_points)
 
+    def item_ids(self) -> list[str]:
+        """Ids of all items, in annotation-file order."""
+        return [point.item_id for point in self.annotation.decision_points]
+
     def items(self, keyframes: KeyframeConfig) -> Iterator[EvalItem]:
         """Yield one item per decision point, in time order (file order for equal times).
 

@@ -62,5 +62,9 @@ class Dataset(abc.ABC):
         """Number of items (known without loading any frame)."""
 
     @abc.abstractmethod
+    def item_ids(self) -> list[str]:
+        """Ids of all items (known without loading any frame), in no particular order."""
+
+    @abc.abstractmethod
     def items(self, keyframes: KeyframeConfig) -> Iterator[EvalItem]:
         """Yield the items in a stable order, frames chosen by a buffer set up as ``keyframes``."""

@@ -147,6 +147,8 @@ class Evaluation:
         values = self._values[model.name]
         backend = None  # loaded only if something is left to do for this model
         for dataset in self.datasets:
+            if self._finished(dataset, model):
+                continue  # not even replayed: reading a long recording takes a while
             for item in self._items(dataset, values):
                 todo = [s for s in self.strategies
                         if (item.dataset, item.item_id, model.name, s) not in self.store]
@@ -161,6 +163,11 @@ class Evaluation:
                     bar.update(1)
         if backend is not None:
             backend.close()
+
+    def _finished(self, dataset: Dataset, model: ModelSpec) -> bool:
+        """Whether every item of ``dataset`` has a result for every strategy with ``model``."""
+        return all((dataset.name, item_id, model.name, strategy) in self.store
+                   for item_id in dataset.item_ids() for strategy in self.strategies)
 
     def _items(self, dataset: Dataset, values: dict[str, Any]) -> Iterable[EvalItem]:
         for count, item in enumerate(dataset.items(settings.keyframe_config(values))):
