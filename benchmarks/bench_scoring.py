@@ -30,8 +30,8 @@ Markdown tables on stdout:
 
 1. scoring K = 1, 4, 20 candidate actions: prefix shared (one prompt pass, then one batched pass
    over its cache) against one by one (a full pass over prompt + candidate per candidate);
-2. self-consistency with N = 5 sampled replies: one batched ``generate`` call against five
-   sequential calls;
+2. self-consistency with N = 5 sampled replies: one batched ``generate`` call continuing one run
+   of the prompt, one batched call over five copies of the prompt, and five sequential calls;
 3. with ``--strategies`` (the default on CUDA): the decision latency of each strategy next to its
    floors on one H200 (:data:`H200`): compute (FLOPs / dense bf16 rate), memory (weight bytes read
    by every forward pass / HBM bandwidth), the roofline (per pass the larger of the two, summed)
@@ -318,14 +318,16 @@ def scoring_jobs(backend: TransformersBackend, messages: list) -> dict[str, Call
 
 def consistency_jobs(backend: TransformersBackend, messages: list,
                      new_tokens: int) -> dict[str, Callable]:
-    """N = 5 sampled replies: one batched call against five sequential calls."""
+    """N = 5 sampled replies: batched over one prompt run, batched over copies, sequential."""
     options = {'temperature': TEMPERATURE, 'max_new_tokens': new_tokens}
 
     def sequential():
         return [backend.generate(messages, **options)[0] for _ in range(SAMPLES)]
 
-    return {f'N = {SAMPLES}, batched': lambda: backend.generate(
+    return {f'N = {SAMPLES}, batched, prompt shared': lambda: backend.generate(
                 messages, num_samples=SAMPLES, **options),
+            f'N = {SAMPLES}, batched, prompt copied': lambda: backend.generate(
+                messages, num_samples=SAMPLES, share_prefix=False, **options),
             f'N = {SAMPLES}, sequential': sequential}
 
 
@@ -349,16 +351,18 @@ def strategy_jobs(backend: TransformersBackend, question: PlanningQuestion,
     return jobs
 
 
-def work_table(title: str, rows: list[Row]) -> str:
-    """Markdown table of time and work, with the speed-up over the row before for pairs."""
+def work_table(title: str, rows: list[Row], pairs: list[tuple[int, int]]) -> str:
+    """Markdown table of time and work, with the speed-up of row i over row j for the pairs."""
     lines = [f'| {title} | median time (ms) | forward passes | LM tokens | GFLOP |',
              '| --- | ---: | ---: | ---: | ---: |']
     lines += [f'| {r.name} | {r.seconds * 1e3:.1f} | {r.passes} | {r.tokens} | '
               f'{r.flops / 1e9:.1f} |' for r in rows]
-    speedups = [f'{a.name.split(",")[0]}: {b.seconds / a.seconds:.1f}x'
-                for a, b in zip(rows[::2], rows[1::2])]
-    return '\n'.join(lines) + '\n\nSpeed-up of the first way over the second: ' + ', '.join(
-        speedups) + '.'
+    speedups = []
+    for i, j in pairs:
+        group, _, way = rows[i].name.partition(', ')
+        speedups.append(f'{group}: {way} at {rows[j].seconds / rows[i].seconds:.1f}x the speed '
+                        f'of {rows[j].name.partition(", ")[2]}')
+    return '\n'.join(lines) + '\n\nSpeed-ups: ' + '; '.join(speedups) + '.'
 
 
 def strategy_table(rows: list[Row], accelerator: Accelerator) -> str:
@@ -431,8 +435,9 @@ def main(argv: list[str] | None = None) -> None:
                               for name, job in jobs.items()]
     meter.close()
     print(describe(backend, args, size, prompt_tokens) + '\n')
-    print(work_table('scoring', results['scoring']) + '\n')
-    print(work_table('self-consistency', results['self-consistency']))
+    print(work_table('scoring', results['scoring'],
+                     [(i, i + 1) for i in range(0, len(results['scoring']), 2)]) + '\n')
+    print(work_table('self-consistency', results['self-consistency'], [(0, 1), (0, 2)]))
     if args.strategies:
         print('\n' + strategy_table(results['strategy'], H200))
 

@@ -27,6 +27,22 @@ import pytest
 from vlm_planner.core.frames import Frame
 from vlm_planner.models.tiny import SUPPORTED_ARCHS
 
+# Query and key projections scaled up: attention gets sharp, so wrong positions show in outputs.
+SHARPEN = 6.0
+
+
+def sharpened(path):
+    """Load a CPU backend on ``path`` with sharpened attention (the session's backend is kept)."""
+    import torch
+    from vlm_planner.models.hf import TransformersBackend
+
+    backend = TransformersBackend(path=path, device='cpu')
+    with torch.no_grad():
+        for name, parameter in backend.model.named_parameters():
+            if 'q_proj' in name or 'k_proj' in name:
+                parameter.mul_(SHARPEN)
+    return backend
+
 
 @pytest.fixture(scope='session')
 def tiny_cache(tmp_path_factory):

@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 import torch
 
+from test.models.conftest import sharpened
 from vlm_planner.core.chat import ImagePart, Message, TextPart, VideoPart
 from vlm_planner.errors import InferenceError
-from vlm_planner.models import likelihood
+from vlm_planner.models import likelihood, prefix_cache
 from vlm_planner.models.base import VLMBackend
-from vlm_planner.models.hf import TransformersBackend
 
 QUESTION = 'My current task is to stack all blocks into one tower. What should be my next action?'
 
@@ -40,19 +40,6 @@ CANDIDATES = (
     'place the cup inside', 'push the bin', 'the task is done', 'pick up the green cube',
     'put it down next to the box', 'open the drawer, then place the cup inside', 'first, left',
 )
-
-# Query and key projections scaled up: attention gets sharp, so wrong positions show in scores.
-SHARPEN = 6.0
-
-
-def sharpened(path) -> TransformersBackend:
-    """Load a backend on ``path`` with sharpened attention (the session's backend is kept)."""
-    backend = TransformersBackend(path=path, device='cpu')
-    with torch.no_grad():
-        for name, parameter in backend.model.named_parameters():
-            if 'q_proj' in name or 'k_proj' in name:
-                parameter.mul_(SHARPEN)
-    return backend
 
 
 @pytest.fixture(scope='module')
@@ -132,7 +119,7 @@ def test_shared_scores_equal_naive_scores(sharp_backend, prompt, k):
 def test_positions_matter_at_that_tolerance(sharp_backend, prompt, monkeypatch):
     naive = sharp_backend.score_continuations(prompt, CANDIDATES[:4], share_prefix=False)
     # Dropping the multimodal rotary offset of the video and image must break the equality.
-    monkeypatch.setattr(likelihood, '_rope_offset',
+    monkeypatch.setattr(prefix_cache, 'rope_offset',
                         lambda holder, device: torch.zeros((), dtype=torch.long))
     wrong = sharp_backend.score_continuations(prompt, CANDIDATES[:4])
 
@@ -191,11 +178,11 @@ def test_scores_are_deterministic(backend, prompt):
 
 
 def test_fallback_to_naive_warns_once(sharp_backend, prompt, monkeypatch, caplog):
-    monkeypatch.setattr(likelihood, '_UNSHAREABLE', set())
-    monkeypatch.setattr(likelihood, '_expandable', lambda cache: False)
+    monkeypatch.setattr(likelihood.UNSHAREABLE, 'classes', set())
+    monkeypatch.setattr(prefix_cache, 'expandable', lambda cache: False)
     naive = sharp_backend.score_continuations(prompt, CANDIDATES[:4], share_prefix=False)
 
-    with caplog.at_level(logging.WARNING, logger=likelihood.__name__):
+    with caplog.at_level(logging.WARNING, logger=prefix_cache.__name__):
         first = sharp_backend.score_continuations(prompt, CANDIDATES[:4])
         _, counter = count(sharp_backend.model,
                            lambda: sharp_backend.score_continuations(prompt, CANDIDATES[:4]))
@@ -235,8 +222,8 @@ def test_every_arch_shares_the_prefix_exactly(arch_model_path, prompt, monkeypat
     shared, passes = count_passes(
         backend.model, lambda: backend.score_continuations(prompt, CANDIDATES[:6]))
     # Positions one too far must show at the tolerance the equality is checked at.
-    offset = likelihood._rope_offset
-    monkeypatch.setattr(likelihood, '_rope_offset',
+    offset = prefix_cache.rope_offset
+    monkeypatch.setattr(prefix_cache, 'rope_offset',
                         lambda holder, device: offset(holder, device) + 1)
     shifted = backend.score_continuations(prompt, CANDIDATES[:6])
 

@@ -241,7 +241,7 @@ def test_every_supported_encoding_is_tested():
 
 
 def test_full_hd_padded_frame_converts_exactly():
-    # Speed is measured in benchmarks/bench_conversions.py, not here.
+    # Speed is measured in benchmarks/bench_image_callback.py, not here.
     frame = np.random.default_rng(1).integers(0, 256, size=(1080, 1920, 3), dtype=np.uint8)
     msg = make_msg(frame[:, :, ::-1], 'bgr8', pad=64)
     np.testing.assert_array_equal(image_msg_to_rgb(msg), frame)

@@ -33,7 +33,6 @@ Optional 4-bit or 8-bit weights (``quantization``) load through bitsandbytes on 
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import logging
 from pathlib import Path
 import re
@@ -49,6 +48,8 @@ from vlm_planner.errors import ConfigError, InferenceError, ModelLoadError
 from vlm_planner.models.base import check_generation_args, VLMBackend
 from vlm_planner.models.hf_prompt import (media_kwargs, sends_clips_as_images, temporal_patch_size,
                                           to_hf_chat)
+from vlm_planner.models.prefix_cache import keep_logits
+from vlm_planner.models.sampling import generate_samples
 from vlm_planner.models.tiny import read_tiny_marker
 
 logger = logging.getLogger(__name__)
@@ -129,8 +130,7 @@ class TransformersBackend(VLMBackend):
         self._clips_as_images = sends_clips_as_images(self.processor)
         self._eos_ids = _eos_ids(self.model, self._tokenizer)
         # Only the last position's logits are needed; skip the rest where the model allows.
-        self._logits_kwargs = (
-            {'logits_to_keep': 1} if _accepts(self.model.forward, 'logits_to_keep') else {})
+        self._logits_kwargs = keep_logits(self.model, 1)
 
     def score_letters(self, messages: Sequence[Message], letters: Sequence[str]) -> np.ndarray:
         """Return log-probabilities of ``letters`` as the reply's first token.
@@ -156,12 +156,15 @@ class TransformersBackend(VLMBackend):
         return scores.cpu().numpy()
 
     def generate(self, messages: Sequence[Message], *, num_samples: int = 1,
-                 temperature: float = 0.0, max_new_tokens: int = 128) -> list[Generation]:
-        """Generate ``num_samples`` replies in one batched call.
+                 temperature: float = 0.0, max_new_tokens: int = 128,
+                 share_prefix: bool = True) -> list[Generation]:
+        """Generate ``num_samples`` replies in one batched call, the prompt run once for all.
 
         Greedy when ``temperature`` is 0 (every reply is then the same); otherwise plain
         temperature sampling: the model's own top-k / top-p defaults are switched off, since some
-        (Qwen2.5-VL-Instruct ships ``top_k=1``) would make every sample identical.
+        (Qwen2.5-VL-Instruct ships ``top_k=1``) would make every sample identical. The samples
+        continue one shared run of the prompt (see :mod:`vlm_planner.models.sampling`);
+        ``share_prefix=False`` copies the prompt for each instead (for comparison).
 
         Raises:
             ValueError: an argument is out of range.
@@ -170,20 +173,22 @@ class TransformersBackend(VLMBackend):
         check_generation_args(num_samples, temperature, max_new_tokens)
         if temperature > 0:
             options = {'do_sample': True, 'temperature': float(temperature), 'top_k': 0,
-                       'top_p': 1.0, 'num_return_sequences': num_samples}
+                       'top_p': 1.0}
+            count = num_samples
         else:
             options = {'do_sample': False, 'temperature': None, 'top_k': None, 'top_p': None}
+            count = 1  # greedy decoding gives one reply; all requested samples are that reply
         with self._lock, torch.inference_mode():
             inputs = self._inputs(messages)
             try:
-                sequences = self.model.generate(
-                    **inputs, **options, max_new_tokens=max_new_tokens,
+                new_tokens = generate_samples(
+                    self.model, inputs, count, share_prefix=share_prefix, **options,
+                    max_new_tokens=max_new_tokens,
                     pad_token_id=_pad_id(self.model, self._tokenizer))
             except Exception as error:  # noqa: BLE001 - any failure inside the model
                 raise _inference_error(error) from error
-            replies = [self._decode(row) for row in sequences[:, inputs['input_ids'].shape[1]:]]
-        # Greedy decoding gives one reply; all requested samples are that reply.
-        return replies if temperature > 0 else replies * num_samples
+            replies = [self._decode(row) for row in new_tokens]
+        return replies if count == num_samples else replies * num_samples
 
     def close(self) -> None:
         """Drop the model and free its GPU memory."""
@@ -363,13 +368,6 @@ def _pad_id(model: Any, tokenizer: Any) -> int | None:
     if pad is None:
         pad = next(iter(sorted(_eos_ids(model, tokenizer))), None)
     return pad
-
-
-def _accepts(function: Any, name: str) -> bool:
-    try:
-        return name in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _inference_error(error: Exception) -> InferenceError:

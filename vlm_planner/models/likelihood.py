@@ -41,27 +41,18 @@ per model class.
 
 from __future__ import annotations
 
-import inspect
-import logging
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from vlm_planner.errors import InferenceError
-
-logger = logging.getLogger(__name__)
-
-# Prompt tensors holding one entry per token, extended when the continuation is appended.
-_TOKEN_IDS = 'input_ids'
-_TOKEN_MASKS = ('attention_mask',)
-_TOKEN_TYPES = ('token_type_ids', 'mm_token_type_ids')
+from vlm_planner.models import prefix_cache
 
 # Padding token of the continuation batch: any valid id works, the attention mask hides it.
 _PAD_ID = 0
 
-# Model classes that cannot share the prompt, found out once (and warned about once) per process.
-_UNSHAREABLE: set[type] = set()
+UNSHAREABLE = prefix_cache.Unshareable('scoring each candidate with its own full forward pass')
 
 
 def encode_continuations(tokenizer: Any, continuations: Sequence[str]) -> list[list[int]]:
@@ -105,7 +96,7 @@ def score_continuations(model: Any, inputs: Mapping[str, Any],
         A float64 array with one score per continuation (the negative of EgoPlan-Bench's loss).
     """
     _check_continuations(continuations)
-    if share_prefix and type(model) not in _UNSHAREABLE:
+    if share_prefix and model not in UNSHAREABLE:
         scores = _score_shared(model, inputs, continuations)
         if scores is not None:
             return scores
@@ -125,7 +116,8 @@ def score_continuations_naive(model: Any, inputs: Mapping[str, Any],
     for ids in continuations:
         length = len(ids)
         # Logits at the prompt's last position and at all but the continuation's last token.
-        output = model(**_append(inputs, ids), use_cache=False, **_keep_logits(model, length + 1))
+        output = model(**_append(inputs, ids), use_cache=False,
+                       **prefix_cache.keep_logits(model, length + 1))
         logits = output.logits[0, -(length + 1):-1].float()
         targets = torch.as_tensor(ids, device=logits.device)
         token_logp = torch.log_softmax(logits, dim=-1).gather(-1, targets[:, None])
@@ -143,25 +135,23 @@ def _check_continuations(continuations: Sequence[Sequence[int]]) -> None:
 def _score_shared(model: Any, inputs: Mapping[str, Any],
                   continuations: Sequence[Sequence[int]]) -> np.ndarray | None:
     """Prefix-shared scores, or None when the model cannot share its prompt's cache."""
-    cache_argument = _cache_argument(model)
+    cache_argument = prefix_cache.cache_argument(model)
     if cache_argument is None:
-        return _give_up(model, 'its forward pass takes no KV cache')
-    rope_holder = _rope_holder(model)
-    if rope_holder is not None:
-        # Offsets of an earlier prompt must not survive a text-only prefill, which sets none.
-        rope_holder.rope_deltas = None
-    prefill = model(**inputs, use_cache=True, **_keep_logits(model, 1))
-    cache = _output_cache(prefill)
-    if not _expandable(cache):
-        return _give_up(model, f'its cache ({type(cache).__name__}) cannot be expanded to a batch')
-    targets, lengths = _right_pad(continuations, prefill.logits.device)
+        UNSHAREABLE.add(model, 'its forward pass takes no KV cache')
+        return None
+    output, cache = prefix_cache.prefill(model, inputs)
+    if not prefix_cache.expandable(cache):
+        UNSHAREABLE.add(model, f'its cache ({type(cache).__name__}) cannot be expanded to a batch')
+        return None
+    targets, lengths = _right_pad(continuations, output.logits.device)
     token_logp = torch.zeros(targets.shape, dtype=torch.float32, device=targets.device)
-    first = torch.log_softmax(prefill.logits[0, -1].float(), dim=-1)
+    first = torch.log_softmax(output.logits[0, -1].float(), dim=-1)
     token_logp[:, 0] = first[targets[:, 0]]
     if targets.shape[1] > 1:
-        offset = _rope_offset(rope_holder, targets.device)
+        holder = prefix_cache.rope_holder(model)
+        offset = prefix_cache.rope_offset(holder, targets.device)
         token_logp[:, 1:] = _later_token_logp(
-            model, cache, cache_argument, targets, lengths, offset, rope_holder is not None)
+            model, cache, cache_argument, targets, lengths, offset, holder is not None)
     return _masked_mean(token_logp, lengths)
 
 
@@ -192,7 +182,7 @@ def _later_token_logp(model: Any, cache: Any, cache_argument: str, targets: torc
     if multimodal_rope:
         positions = positions[None].expand(3, count, width)
     kwargs = {cache_argument: cache}
-    if _accepts(model.forward, 'cache_position'):
+    if prefix_cache.accepts(model.forward, 'cache_position'):
         kwargs['cache_position'] = prefix + steps
     output = model(input_ids=targets[:, :-1], attention_mask=mask, position_ids=positions,
                    use_cache=True, **kwargs)
@@ -218,69 +208,12 @@ def _masked_mean(token_logp: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
 
 def _append(inputs: Mapping[str, Any], ids: Sequence[int]) -> dict[str, Any]:
     """The prompt's inputs with ``ids`` appended as text tokens."""
-    prompt = inputs[_TOKEN_IDS]
+    prompt = inputs[prefix_cache.TOKEN_IDS]
     extra = torch.as_tensor([list(ids)], dtype=prompt.dtype, device=prompt.device)
     appended = dict(inputs)
-    appended[_TOKEN_IDS] = torch.cat([prompt, extra], dim=1)
-    for key, fill in [(k, 1) for k in _TOKEN_MASKS] + [(k, 0) for k in _TOKEN_TYPES]:
+    appended[prefix_cache.TOKEN_IDS] = torch.cat([prompt, extra], dim=1)
+    fills = [(k, 1) for k in prefix_cache.TOKEN_MASKS] + [(k, 0) for k in prefix_cache.TOKEN_TYPES]
+    for key, fill in fills:
         if inputs.get(key) is not None:
             appended[key] = torch.cat([inputs[key], torch.full_like(extra, fill)], dim=1)
     return appended
-
-
-def _cache_argument(model: Any) -> str | None:
-    """The keyword the model's forward takes its KV cache under (transformers 5 renamed it)."""
-    for name in ('cache', 'past_key_values'):
-        if _accepts(model.forward, name):
-            return name
-    return None
-
-
-def _output_cache(output: Any) -> Any:
-    cache = getattr(output, 'cache', None)
-    return cache if cache is not None else getattr(output, 'past_key_values', None)
-
-
-def _expandable(cache: Any) -> bool:
-    """Whether ``cache`` is a ``transformers`` cache whose every layer repeats along the batch."""
-    layers = getattr(cache, 'layers', None)
-    if not callable(getattr(cache, 'batch_repeat_interleave', None)) or not layers:
-        return False
-    return all(callable(getattr(layer, 'batch_repeat_interleave', None)) for layer in layers)
-
-
-def _rope_holder(model: Any) -> Any:
-    """The module storing the multimodal rotary offset (``rope_deltas``), or None."""
-    for module in (model, getattr(model, 'model', None)):
-        if module is not None and hasattr(module, 'rope_deltas'):
-            return module
-    return None
-
-
-def _rope_offset(rope_holder: Any, device: torch.device) -> torch.Tensor:
-    deltas = None if rope_holder is None else rope_holder.rope_deltas
-    if deltas is None:  # plain rotary embeddings, or a prompt without video or image
-        return torch.zeros((), dtype=torch.long, device=device)
-    return deltas.reshape(-1)[0].to(device=device, dtype=torch.long)
-
-
-def _keep_logits(model: Any, count: int) -> dict[str, int]:
-    """Ask for only the last ``count`` positions' logits where the model allows it."""
-    return {'logits_to_keep': count} if _accepts(model.forward, 'logits_to_keep') else {}
-
-
-def _accepts(function: Callable, name: str) -> bool:
-    try:
-        return name in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _give_up(model: Any, reason: str) -> None:
-    """Remember that ``model``'s class cannot share its prompt, warning once."""
-    if type(model) not in _UNSHAREABLE:
-        _UNSHAREABLE.add(type(model))
-        logger.warning('%s cannot share the prompt between candidates (%s); scoring each '
-                       'candidate with its own full forward pass instead.',
-                       type(model).__name__, reason)
-    return None
