@@ -126,3 +126,13 @@ def test_a_cache_that_cannot_be_expanded_falls_back_with_one_warning(
     assert len(warnings) == 1 and 'copying the prompt' in warnings[0].getMessage()
     assert second == expected  # the same path, so the same samples from the same seed
     assert SAMPLES * length <= fed <= SAMPLES * (length + NEW_TOKENS)  # no useless prefill
+
+
+def test_a_text_only_prompt_after_a_video_prompt(tiny_model_path, prompt):
+    backend = sharpened(tiny_model_path)
+    text_only = [Message.text('user', 'What should be my next action?')]
+    replies(backend, prompt, **GREEDY)  # leaves Qwen's rotary offset of the media set
+    shared, _, _ = replies(backend, text_only, **GREEDY)
+    [usual], _, _ = replies(backend, text_only, shared=False, **GREEDY)
+
+    assert shared == [usual] * SAMPLES
