@@ -298,12 +298,12 @@ def test_no_retry_on_400_and_the_server_message_is_surfaced(api):
 
 
 def test_timeout_is_an_inference_error_quickly(api):
-    api.delay = 5.0
+    api.delay = 60.0  # released when the test ends
     start = time.monotonic()
 
     with pytest.raises(InferenceError, match=r'did not answer within 0\.5 s.*model\.url'):
         make_backend(api, timeout=0.5, retries=2).generate([Message.text('user', 'Hi')])
-    assert time.monotonic() - start < 2.0
+    assert time.monotonic() - start < 10.0  # gave up long before the server would answer
     assert len(api.posts()) == 1
 
 
