@@ -24,6 +24,11 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# The CPU benchmarks behind docs/performance.md (a few minutes).
+bench: venv
+	$(PY) benchmarks/bench_image_callback.py --repeat 50
+	$(PY) benchmarks/bench_scoring.py
+
 lint: venv
 	$(PY) -m flake8 vlm_planner test launch benchmarks setup.py
 	$(PY) -m pydocstyle --convention=google --add-ignore=D105,D107 vlm_planner
