@@ -57,11 +57,7 @@ def executor(ros_context):
     spinner = ExecutorThread(ex).start()
     yield ex
     nodes = list(ex.get_nodes())  # shutdown() forgets them
-    spinner.stop()
-    # Destroy explicitly: a node left to the garbage collector keeps its DDS endpoints (a latched
-    # goal, a service) visible to the next test.
-    for node in nodes:
-        node.destroy_node()
+    spinner.stop(destroy=nodes)
 
 
 def spin_until(executor, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

@@ -442,10 +442,7 @@ def play_bag(bag: str | Path, *, rate: float = 1.0, loop: bool = False,
     finally:
         if player is not None:
             player.stop()
-        spinner.stop()
-        for node in nodes:  # the recorder closes its bag when destroyed
-            executor.remove_node(node)
-            node.destroy_node()
+        spinner.stop(destroy=nodes)  # the recorder closes its bag when destroyed
         rclpy.try_shutdown(context=context)
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)

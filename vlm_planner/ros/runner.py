@@ -160,8 +160,5 @@ def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = '
     except (KeyboardInterrupt, ExternalShutdownException):
         return monitor.reported if monitor is not None else []
     finally:
-        spinner.stop()
-        for node in nodes:
-            executor.remove_node(node)
-            node.destroy_node()
+        spinner.stop(destroy=nodes)
         rclpy.try_shutdown(context=context)

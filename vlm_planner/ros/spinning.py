@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Iterable
 
 from rclpy.executors import Executor, ExternalShutdownException
+from rclpy.node import Node
 
 
 class ExecutorThread:
@@ -49,12 +51,18 @@ class ExecutorThread:
         """Whether the spin loop still runs."""
         return self._thread.is_alive()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """End the spin loop, wait up to ``timeout`` s for it, then shut the executor down."""
+    def stop(self, destroy: Iterable[Node] = (), timeout: float = 10.0) -> None:
+        """End the spin loop, shut the executor down, then destroy the nodes in ``destroy``.
+
+        Each step waits up to ``timeout`` s. Nodes are destroyed explicitly because one left to
+        the garbage collector keeps its DDS endpoints (a latched topic, a service) visible.
+        """
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
         shutdown_after_callbacks(self.executor, timeout)
+        for node in destroy:
+            node.destroy_node()
 
     def _spin(self) -> None:
         # A spin_once loop on this thread is what Executor.spin() does, with a stop check added.
