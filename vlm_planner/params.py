@@ -12,22 +12,41 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Parameter tables: one declaration per parameter, shared by the ROS nodes, the CLI and the docs.
+"""Parameters declared once: name, type, default, range, description.
 
-Each node lists its parameters as :class:`Param` rows; :func:`complete` validates a set of values
-against such a table (type, range, choices) and the README tables come from
-:func:`markdown_table`, so the documentation cannot drift from the code.
+A parameter is declared exactly once, as a field of a configuration dataclass made with
+:func:`option` (for example ``KeyframeConfig.max_count``). Everything else derives from that
+declaration:
+
+* :func:`params_of` lists a dataclass's fields as :class:`Param` rows under a prefix
+  (``keyframes.max_count``); a node's table is such rows joined;
+* :func:`complete` validates a set of flat values against a table (type, range, choices);
+* :func:`build` makes the dataclass from flat values, and :func:`check_fields` validates a
+  dataclass made directly in Python with the same rules and messages;
+* the ROS declarations (``vlm_planner.ros.parameters``), the README tables
+  (:func:`markdown_table`), ``config/planner.yaml`` (:func:`yaml_section`) and the CLI's ``-p``
+  checks come from the table, and tests keep the shipped files equal to what is generated.
+
+Adding a parameter is one line: a field with :func:`option` in the dataclass that uses it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Iterable, Mapping
+import textwrap
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import yaml
 
 from vlm_planner.errors import ConfigError
+
+
+#: Key of a dataclass field's metadata that holds its :class:`Param`.
+PARAM_KEY = 'vlm_planner.param'
+
+Choices = tuple[str, ...] | Callable[[], tuple[str, ...]]
+ConfigT = TypeVar('ConfigT')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,11 +60,23 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     above: float | None = None  # exclusive lower bound
-    choices: tuple[str, ...] = ()
+    # A tuple, or a function returning one (names of a registry, looked up when needed).
+    choices_from: Choices = ()
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The allowed values of a text parameter (empty: any)."""
+        found = self.choices_from() if callable(self.choices_from) else self.choices_from
+        return tuple(found)
+
+    @property
+    def type(self) -> type:
+        """The parameter's Python type (that of its default)."""
+        return type(self.default)
 
     def check(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type, or raise :class:`ConfigError`."""
-        expected = type(self.default)
+        expected = self.type
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
@@ -53,9 +84,10 @@ class Param:
                               f'{self.default!r}, got {value!r}.')
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f'parameter {self.name} must be a finite number, got {value}.')
-        if self.choices and value not in self.choices:
+        choices = self.choices
+        if choices and value not in choices:
             raise ConfigError(f'parameter {self.name} is {value!r}; choose one of '
-                              f'{", ".join(self.choices)}.')
+                              f'{", ".join(choices)}.')
         if ((self.minimum is not None and value < self.minimum)
                 or (self.maximum is not None and value > self.maximum)
                 or (self.above is not None and value <= self.above)):
@@ -69,6 +101,59 @@ class Param:
                else f'>= {self.minimum}' if self.minimum is not None else '')
         high = f'<= {self.maximum}' if self.maximum is not None else ''
         return ' and '.join(p for p in (low, high) if p)
+
+
+def option(default: Any, description: str, *, dynamic: bool = False,
+           minimum: float | None = None, maximum: float | None = None,
+           above: float | None = None, choices: Choices = ()) -> Any:
+    """Declare a configuration dataclass field as a parameter (see the module docstring).
+
+    Args:
+        default: the default value; its type is the parameter's type.
+        description: what the parameter does, in one or two sentences.
+        dynamic: whether it may change while the node runs (otherwise read-only in ROS).
+        minimum: inclusive lower bound of a number.
+        maximum: inclusive upper bound of a number.
+        above: exclusive lower bound of a number.
+        choices: allowed values of a text parameter, or a function returning them.
+    """
+    param = Param('', default, description, dynamic=dynamic, minimum=minimum, maximum=maximum,
+                  above=above, choices_from=choices)
+    return dataclasses.field(default=default, metadata={PARAM_KEY: param})
+
+
+def _declared(cls: Any) -> list[tuple[dataclasses.Field, Param]]:
+    return [(f, f.metadata[PARAM_KEY]) for f in dataclasses.fields(cls) if PARAM_KEY in f.metadata]
+
+
+def params_of(cls: Any, prefix: str = '') -> tuple[Param, ...]:
+    """The parameters a configuration dataclass declares, named ``prefix + field name``."""
+    return tuple(dataclasses.replace(param, name=prefix + f.name) for f, param in _declared(cls))
+
+
+def check_fields(config: Any, prefix: str = '') -> None:
+    """Validate every declared field of a dataclass instance (call from ``__post_init__``).
+
+    Integers given for float fields are converted in place, as the parameter tables accept them.
+
+    Raises:
+        ConfigError: a field's value has the wrong type or is out of range.
+    """
+    for f, param in _declared(type(config)):
+        value = dataclasses.replace(param, name=prefix + f.name).check(getattr(config, f.name))
+        object.__setattr__(config, f.name, value)
+
+
+def build(cls: type[ConfigT], values: Mapping[str, Any], prefix: str = '',
+          **extra: Any) -> ConfigT:
+    """Make the dataclass ``cls`` from flat ``values`` (``prefix + field`` names).
+
+    Names missing from ``values`` keep their defaults; ``extra`` sets fields that are not
+    parameters (or overrides).
+    """
+    kwargs = {f.name: values[prefix + f.name] for f, _ in _declared(cls)
+              if prefix + f.name in values}
+    return cls(**{**kwargs, **extra})
 
 
 def complete(params: Iterable[Param], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,3 +185,25 @@ def markdown_table(params: Iterable[Param]) -> str:
         extra = f' ({"; ".join(notes)})' if notes else ''
         rows.append(f'| `{p.name}` | `{default}` | {p.description}{extra} |')
     return '\n'.join(rows)
+
+
+def yaml_section(params: Iterable[Param], width: int = 99) -> str:
+    """The parameters as nested ``ros__parameters`` YAML lines, each after its description."""
+    lines: list[str] = []
+    opened: list[str] = []
+    for p in params:
+        *groups, leaf = p.name.split('.')
+        while opened and opened != groups[:len(opened)]:
+            opened.pop()
+        for depth in range(len(opened), len(groups)):
+            lines.append('    ' + '  ' * depth + groups[depth] + ':')
+            opened.append(groups[depth])
+        indent = '    ' + '  ' * len(groups)
+        notes = [n for n in (p.limits, 'one of ' + ' | '.join(repr(c) for c in p.choices)
+                             if p.choices else '') if n]
+        text = p.description + (f' ({"; ".join(notes)})' if notes else '')
+        lines += textwrap.wrap(text, width, initial_indent=indent + '# ',
+                               subsequent_indent=indent + '# ')
+        value = yaml.safe_dump(p.default, default_flow_style=True).strip().removesuffix('\n...')
+        lines.append(f'{indent}{leaf}: {value}')
+    return '\n'.join(lines)

@@ -12,46 +12,83 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Every planner parameter in one table, and the wiring from flat values to planning objects.
+"""The planner's parameter table, joined from the configuration dataclasses, and the wiring from
+flat values to planning objects.
 
-The ROS node declares these as ROS parameters (nested names with dots, as in
-``config/planner.yaml``) and the command line offers the same names, so one table documents both.
-Nothing here imports rclpy or torch.
+Each parameter is declared once, as a field of the dataclass that uses it (see
+:mod:`vlm_planner.params`): :class:`~vlm_planner.core.session.SessionConfig` (goal, freshness,
+safety), :class:`PlanningConfig` and :class:`NodeConfig` here, ``model.*``, ``strategy.*``,
+``keyframes.*`` and ``trigger.*``. The ROS node declares the joined table as ROS parameters
+(nested names with dots, as in ``config/planner.yaml``), the command line offers the same names,
+and the README tables and ``config/planner.yaml`` are generated from it. Nothing here imports
+rclpy or torch.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+from typing import Any, Callable, Mapping
 
 from vlm_planner import params
 from vlm_planner.config_paths import default_actions_file
 from vlm_planner.core.actions import ActionLibrary
-from vlm_planner.core.keyframes import POLICIES, KeyframeConfig
+from vlm_planner.core.keyframes import KeyframeConfig
 from vlm_planner.core.planner import Planner
 from vlm_planner.core.prompts import PromptTemplate
+from vlm_planner.core.session import DecisionSession, SessionConfig
 from vlm_planner.core.strategies import SCORINGS, STRATEGIES, StrategyConfig, make_strategy
-from vlm_planner.core.trigger import MODES, DecisionTrigger
+from vlm_planner.core.trigger import TriggerConfig
 from vlm_planner.models.factory import BACKENDS, QUANTIZATIONS, ModelConfig, load_backend
 from vlm_planner.models.tiny import SUPPORTED_ARCHS
-from vlm_planner.params import Param
+from vlm_planner.params import check_fields, option, Param, params_of
 
-PLANNER_PARAMS: tuple[Param, ...] = (
-    Param('goal', '', 'Task goal in words. Empty: wait for one on the goal topic. A goal message '
-          'overrides it.', dynamic=True),
-    Param('actions_file', '', 'Action library YAML. Empty: the shipped '
-          'config/actions/tabletop.yaml.'),
-    Param('prompt_file', '', 'Prompt wording YAML. Empty: the default EgoPlan-style wording.'),
-    Param('image_transport', 'raw', "'raw' subscribes to image (sensor_msgs/Image), 'compressed' "
-          'to image/compressed (sensor_msgs/CompressedImage).', choices=('raw', 'compressed')),
+
+@dataclasses.dataclass(frozen=True)
+class PlanningConfig:
+    """What the planner chooses from and how its answers are accepted."""
+
+    actions_file: str = option('', 'Action library YAML. Empty: the shipped '
+                               'config/actions/tabletop.yaml.')
+    prompt_file: str = option('', 'Prompt wording YAML. Empty: the default EgoPlan-style '
+                              'wording.')
+    min_confidence: float = option(0.0, 'Publish the action only when the decision confidence '
+                                   '(0..1) reaches this; the decision record is published '
+                                   'either way.', dynamic=True, minimum=0.0, maximum=1.0)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeConfig:
+    """ROS input and output of the planner node (topics, services, diagnostics)."""
+
+    image_transport: str = option('raw', "'raw' subscribes to image (sensor_msgs/Image), "
+                                  "'compressed' to image/compressed (sensor_msgs/"
+                                  'CompressedImage).', choices=('raw', 'compressed'))
+    plan_service_timeout: float = option(60.0, 'Seconds ~/plan waits for its decision.',
+                                         above=0.0)
+    diagnostics_period: float = option(1.0, 'Seconds between /diagnostics messages.', above=0.0)
+    publish_debug_image: bool = option(True, 'Publish the annotated frame on debug_image.')
+    max_image_pixels: int = option(
+        4096 * 4096, 'Largest camera frame accepted, in pixels (width x height), checked before '
+        'decoding; a larger one (a decompression bomb) is dropped with a warning.', minimum=1)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+#: The model and strategy rows, until their dataclasses declare them.
+_MODEL_AND_STRATEGY: tuple[Param, ...] = (
     Param('model.backend', 'tiny', "'transformers': a local Hugging Face video VLM folder "
           "(model.path). 'openai': a model served over an OpenAI-compatible API (model.url: "
           "vLLM, SGLang, llama.cpp server, Ollama). 'tiny': a tiny randomly initialised model "
           'of a real architecture (model.tiny_arch) built offline; its choices are untrained.',
-          choices=BACKENDS),
+          choices_from=BACKENDS),
     Param('model.path', '', 'Local model folder (config.json + safetensors) for the '
           'transformers backend.'),
     Param('model.tiny_arch', 'qwen2_5_vl', "Architecture of the 'tiny' model.",
-          choices=SUPPORTED_ARCHS),
+          choices_from=SUPPORTED_ARCHS),
     Param('model.url', '', "API root of the 'openai' backend, e.g. http://localhost:8000/v1. "
           'The key comes from VLM_PLANNER_API_KEY or OPENAI_API_KEY, if set.'),
     Param('model.api_model', '', "Served model name for the 'openai' backend. Empty: the first "
@@ -60,7 +97,7 @@ PLANNER_PARAMS: tuple[Param, ...] = (
     Param('model.retries', 2, "Extra attempts after the 'openai' server fails to connect or "
           'answers 5xx/429.', minimum=0),
     Param('model.quantization', '', "'' (none), '4bit' or '8bit': load the weights quantized "
-          'with bitsandbytes (CUDA only).', choices=('', *QUANTIZATIONS)),
+          'with bitsandbytes (CUDA only).', choices_from=('', *QUANTIZATIONS)),
     Param('model.device', 'auto', "'auto' (cuda if available), 'cpu', 'cuda' or 'cuda:N'."),
     Param('model.dtype', 'auto', "'auto' (bfloat16 on GPU, float32 on CPU), 'bfloat16', "
           "'float16' or 'float32' (or bf16, fp16, fp32)."),
@@ -74,40 +111,23 @@ PLANNER_PARAMS: tuple[Param, ...] = (
           'Off unless you trust the folder.'),
     Param('strategy.name', 'base', "Prompting strategy: 'base', 'cot' (chain of thought), "
           "'reflect' (self-reflection) or 'consistency' (self-consistency).", dynamic=True,
-          choices=STRATEGIES),
+          choices_from=STRATEGIES),
     Param('strategy.scoring', 'letter', "How options are scored where a strategy scores them: "
           "'letter' (answer-letter probabilities, one forward pass) or 'likelihood' (each whole "
           "action's mean token log-probability, EgoPlan's lowest loss, prompt computed once).",
-          dynamic=True, choices=SCORINGS),
+          dynamic=True, choices_from=SCORINGS),
     Param('strategy.samples', 5, 'Self-consistency: answers sampled per decision (one batch).',
           dynamic=True, minimum=1),
     Param('strategy.temperature', 0.7, 'Self-consistency: sampling temperature.', dynamic=True,
           above=0.0),
     Param('strategy.max_new_tokens', 128, 'Chain of thought and self-consistency: longest '
           'reasoning, in tokens.', dynamic=True, minimum=1),
-    Param('min_confidence', 0.0, 'Publish the action only when the decision confidence (0..1) '
-          'reaches this; the decision record is published either way.', dynamic=True,
-          minimum=0.0, maximum=1.0),
-    Param('keyframes.policy', 'change', "'change': keep a frame when the scene changed; "
-          "'interval': keep one every keyframes.min_interval seconds.", choices=POLICIES),
-    Param('keyframes.max_count', 8, 'Most keyframes kept; the first of the task always stays.',
-          minimum=1),
-    Param('keyframes.min_interval', 0.5, 'Seconds between keyframes, at least.', minimum=0.0),
-    Param('keyframes.change_threshold', 0.02, "'change' policy: mean absolute difference of small "
-          'grey thumbnails (0..1) that makes a keyframe.', minimum=0.0, maximum=1.0),
-    Param('trigger.mode', 'idle', "'idle': decide when the manipulator reports idle, succeeded or "
-          "failed; 'timer': every trigger.period seconds; 'service': only on ~/plan.",
-          choices=MODES),
-    Param('trigger.period', 5.0, "'timer' mode: seconds between decisions.", above=0.0),
-    Param('trigger.settle_time', 0.5, "'idle' mode: seconds to wait after the manipulator "
-          'stops, so the camera shows the result.', minimum=0.0),
-    Param('trigger.action_timeout', 30.0, "'idle' mode: seconds after which an action whose "
-          'outcome never came is given up on.', above=0.0),
-    Param('max_frame_age', 2.0, 'Skip a decision when the newest frame is older than this '
-          '(seconds).', above=0.0),
-    Param('plan_service_timeout', 60.0, 'Seconds ~/plan waits for its decision.', above=0.0),
-    Param('diagnostics_period', 1.0, 'Seconds between /diagnostics messages.', above=0.0),
-    Param('publish_debug_image', True, 'Publish the annotated frame on debug_image.'),
+)
+
+PLANNER_PARAMS: tuple[Param, ...] = (
+    *params_of(SessionConfig), *params_of(PlanningConfig), *params_of(NodeConfig),
+    *_MODEL_AND_STRATEGY, *params_of(KeyframeConfig, 'keyframes.'),
+    *params_of(TriggerConfig, 'trigger.'),
 )
 
 DYNAMIC = frozenset(p.name for p in PLANNER_PARAMS if p.dynamic)
@@ -128,17 +148,22 @@ def strategy_config(values: Mapping[str, Any]) -> StrategyConfig:
 
 def keyframe_config(values: Mapping[str, Any]) -> KeyframeConfig:
     """The keyframe part of complete ``values``."""
-    return KeyframeConfig(policy=values['keyframes.policy'],
-                          max_count=values['keyframes.max_count'],
-                          min_interval=values['keyframes.min_interval'],
-                          change_threshold=values['keyframes.change_threshold'])
+    return params.build(KeyframeConfig, values, 'keyframes.')
 
 
-def make_trigger(values: Mapping[str, Any]) -> DecisionTrigger:
-    """A decision trigger from complete ``values``."""
-    return DecisionTrigger(values['trigger.mode'], period=values['trigger.period'],
-                           settle_time=values['trigger.settle_time'],
-                           action_timeout=values['trigger.action_timeout'])
+def trigger_config(values: Mapping[str, Any]) -> TriggerConfig:
+    """The trigger part of complete ``values``."""
+    return params.build(TriggerConfig, values, 'trigger.')
+
+
+def session_config(values: Mapping[str, Any]) -> SessionConfig:
+    """The goal, freshness and safety part of complete ``values``."""
+    return params.build(SessionConfig, values)
+
+
+def node_config(values: Mapping[str, Any]) -> NodeConfig:
+    """The ROS input and output part of complete ``values``."""
+    return params.build(NodeConfig, values)
 
 
 def model_config(values: Mapping[str, Any]) -> ModelConfig:
@@ -173,16 +198,28 @@ def make_planner(values: Mapping[str, Any], backend) -> Planner:
                    min_confidence=values['min_confidence'])
 
 
-def build_planner(values: Mapping[str, Any]) -> Planner:
-    """Validate ``values``, load the model and return a ready planner.
+def check(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Complete ``values`` and run every cheap check (files, section rules) before a model loads.
 
-    Cheap checks run before the model loads, so a typo fails in milliseconds, not minutes.
+    So a typo fails in milliseconds, not minutes.
     """
     values = complete(values)
     load_actions(values)
     load_template(values)
-    keyframe_config(values)
-    make_trigger(values)
-    strategy_config(values)
-    model = model_config(values)
-    return make_planner(values, load_backend(model))
+    for section in (keyframe_config, trigger_config, session_config, node_config,
+                    strategy_config, model_config):
+        section(values)
+    return values
+
+
+def build_planner(values: Mapping[str, Any]) -> Planner:
+    """Validate ``values``, load the model and return a ready planner."""
+    values = check(values)
+    return make_planner(values, load_backend(model_config(values)))
+
+
+def make_session(values: Mapping[str, Any], planner: Planner | None,
+                 clock: Callable[[], float]) -> DecisionSession:
+    """A decision session configured by complete ``values``, reading time from ``clock``."""
+    return DecisionSession(planner, clock=clock, config=session_config(values),
+                           keyframes=keyframe_config(values), trigger=trigger_config(values))

@@ -30,37 +30,29 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Iterable
-
 import numpy as np
 
 from vlm_planner.core.frames import Frame, frame_difference, thumbnail
-from vlm_planner.errors import ConfigError
+from vlm_planner.params import check_fields, option
 
 POLICIES = ('interval', 'change')
 
 
 @dataclasses.dataclass(frozen=True)
 class KeyframeConfig:
-    """How keyframes are chosen (see module docstring)."""
+    """How keyframes are chosen (see module docstring); the ``keyframes.*`` parameters."""
 
-    policy: str = 'change'
-    max_count: int = 8
-    min_interval: float = 0.5
-    change_threshold: float = 0.02
+    policy: str = option('change', "'change': keep a frame when the scene changed; 'interval': "
+                         'keep one every keyframes.min_interval seconds.', choices=POLICIES)
+    max_count: int = option(8, 'Most keyframes kept; the first of the task always stays.',
+                            minimum=1)
+    min_interval: float = option(0.5, 'Seconds between keyframes, at least.', minimum=0.0)
+    change_threshold: float = option(
+        0.02, "'change' policy: mean absolute difference of small grey thumbnails (0..1) that "
+        'makes a keyframe.', minimum=0.0, maximum=1.0)
 
     def __post_init__(self) -> None:
-        if self.policy not in POLICIES:
-            raise ConfigError(
-                f'keyframes.policy is {self.policy!r}; choose one of {", ".join(POLICIES)}.')
-        if self.max_count < 1:
-            raise ConfigError(f'keyframes.max_count must be at least 1, got {self.max_count}.')
-        if self.min_interval < 0:
-            raise ConfigError(
-                f'keyframes.min_interval must be >= 0 seconds, got {self.min_interval}.')
-        if not 0.0 <= self.change_threshold <= 1.0:
-            raise ConfigError(
-                f'keyframes.change_threshold must be within 0..1, got {self.change_threshold}.')
+        check_fields(self, 'keyframes.')
 
 
 class KeyframeBuffer:
@@ -139,14 +131,3 @@ class KeyframeBuffer:
             self._latest = None
         if latest is not None:
             self.add(latest)
-
-
-def keyframes_of(frames: Iterable[Frame], config: KeyframeConfig | None = None) -> list[Frame]:
-    """Feed recorded ``frames`` through a fresh buffer in order and return its snapshot.
-
-    The offline tools use this so that the model sees what the live node would have kept.
-    """
-    buffer = KeyframeBuffer(config)
-    for frame in frames:
-        buffer.add(frame)
-    return buffer.snapshot()

@@ -26,9 +26,10 @@ Pure state machine over timestamps so it can be tested without ROS or real time.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
-from vlm_planner.errors import ConfigError
+from vlm_planner.params import check_fields, option
 
 MODES = ('idle', 'timer', 'service')
 READY_STATUSES = frozenset({'idle', 'succeeded', 'failed'})
@@ -36,23 +37,46 @@ READY_STATUSES = frozenset({'idle', 'succeeded', 'failed'})
 MIN_RETRY_S = 1.0
 
 
+@dataclasses.dataclass(frozen=True)
+class TriggerConfig:
+    """When decisions are made; the ``trigger.*`` parameters."""
+
+    mode: str = option('idle', "'idle': decide when the manipulator reports idle, succeeded or "
+                       "failed; 'timer': every trigger.period seconds; 'service': only on "
+                       '~/plan.', choices=MODES)
+    period: float = option(5.0, "'timer' mode: seconds between decisions.", above=0.0)
+    settle_time: float = option(0.5, "'idle' mode: seconds to wait after the manipulator stops, "
+                                'so the camera shows the result.', minimum=0.0)
+    action_timeout: float = option(30.0, "'idle' mode: seconds after which an action whose "
+                                   'outcome never came is given up on.', above=0.0)
+
+    def __post_init__(self) -> None:
+        check_fields(self, 'trigger.')
+
+
 class DecisionTrigger:
-    """Tracks manipulator status and past decisions; says when the next decision is due."""
+    """Tracks manipulator status and past decisions; says when the next decision is due.
+
+    Every method takes the time ``now`` from its caller, so one clock (the node's, which follows
+    ``/clock`` under ``use_sim_time``) drives the trigger and the frame-age checks alike.
+    """
 
     def __init__(self, mode: str = 'idle', *, period: float = 5.0, settle_time: float = 0.5,
                  action_timeout: float = 30.0) -> None:
-        if mode not in MODES:
-            raise ConfigError(f'trigger {mode!r} is unknown; choose one of {", ".join(MODES)}.')
-        for name, value in (('trigger_period', period), ('settle_time', settle_time),
-                            ('action_timeout', action_timeout)):
-            if value < 0 or (name != 'settle_time' and value == 0):
-                raise ConfigError(f'{name} must be a positive number of seconds, got {value}.')
-        self.mode = mode
-        self.period = period
-        self.settle_time = settle_time
-        self.action_timeout = action_timeout
+        config = TriggerConfig(mode=mode, period=period, settle_time=settle_time,
+                               action_timeout=action_timeout)
+        self.mode = config.mode
+        self.period = config.period
+        self.settle_time = config.settle_time
+        self.action_timeout = config.action_timeout
         self._lock = threading.Lock()
         self.reset()
+
+    @classmethod
+    def from_config(cls, config: TriggerConfig) -> 'DecisionTrigger':
+        """A trigger set up as ``config`` says."""
+        return cls(config.mode, period=config.period, settle_time=config.settle_time,
+                   action_timeout=config.action_timeout)
 
     def reset(self) -> None:
         """Forget past actions and decisions (new task)."""

@@ -14,13 +14,13 @@
 
 """Data sets of evaluation items: annotated rosbag2 recordings and EgoPlan-Bench item files.
 
-:class:`BagDataset` replays a recording the way the live planner node lives through it: one pass
-over the camera topic in recording order, every frame offered to one
-:class:`~vlm_planner.core.keyframes.KeyframeBuffer`, and at each decision point the buffer's
-snapshot taken before any frame stamped later than the decision time is added. When the goal of
-the next decision point differs from the one just asked, the buffer is reset keeping its newest
-frame, as the node does when a new goal arrives. So the model sees exactly what the robot would
-have seen, and never a frame from after the decision.
+:class:`BagDataset` replays a recording through the live node's own
+:class:`~vlm_planner.core.session.DecisionSession`, on a clock that follows the recording: one
+pass over the camera topic in recording order, every frame offered to the session, the goal of
+each decision point set on it (a new goal starts a new task, keeping the newest frame, exactly as
+a goal message does live), and at each decision point the session's snapshot taken before any
+frame stamped later than the decision time is added. So the model sees exactly what the robot
+would have seen, and never a frame from after the decision.
 
 :func:`load_dataset` opens either kind of file, telling them apart by content.
 """
@@ -31,7 +31,8 @@ import collections
 from pathlib import Path
 from typing import Iterator
 
-from vlm_planner.core.keyframes import KeyframeBuffer, KeyframeConfig
+from vlm_planner.core.keyframes import KeyframeConfig
+from vlm_planner.core.session import DecisionSession, ReplayClock
 from vlm_planner.data.annotations import (AnnotationError, DecisionPoint, load_annotation,
                                           read_data_file)
 from vlm_planner.data.bags import bag_info, BagError, read_camera, stamp_range
@@ -81,27 +82,29 @@ class BagDataset(Dataset):
             raise BagError(f'{annotation.path}: {exc}') from exc
         times = annotation.decision_times(first, last)
         schedule = sorted(zip(times, annotation.decision_points), key=lambda p: (p[0], p[1].index))
-        return self._replay(topic, schedule, KeyframeBuffer(keyframes))
+        return self._replay(topic, schedule, keyframes)
 
     def _replay(self, topic: str, schedule: list[tuple[float, DecisionPoint]],
-                buffer: KeyframeBuffer) -> Iterator[EvalItem]:
+                keyframes: KeyframeConfig) -> Iterator[EvalItem]:
+        clock = ReplayClock()
+        session = DecisionSession(None, clock=clock, keyframes=keyframes)
         pending = collections.deque(schedule)
         for frame in read_camera(self.annotation.bag, topic):
             while pending and frame.stamp > pending[0][0]:
-                yield self._ask(*pending.popleft(), buffer, pending)
-            buffer.add(frame)
+                yield self._ask(*pending.popleft(), session, clock)
+            clock.advance_to(frame.stamp)
+            session.add_frame(frame.image, frame.stamp)
         while pending:
-            yield self._ask(*pending.popleft(), buffer, pending)
+            yield self._ask(*pending.popleft(), session, clock)
 
-    def _ask(self, time: float, point: DecisionPoint, buffer: KeyframeBuffer,
-             pending: collections.deque) -> EvalItem:
-        """Return the item for ``point`` and start a new task when the next goal differs."""
-        item = EvalItem(dataset=self.name, item_id=point.item_id, task=point.task,
+    def _ask(self, time: float, point: DecisionPoint, session: DecisionSession,
+             clock: ReplayClock) -> EvalItem:
+        """Return the item for ``point``, asked of the session at the decision time."""
+        clock.advance_to(time)
+        session.set_goal(point.goal)  # a new goal starts a new task, as a goal message does
+        return EvalItem(dataset=self.name, item_id=point.item_id, task=point.task,
                         goal=point.goal, candidates=point.candidates, answer=point.answer,
-                        frames=tuple(buffer.snapshot()), decision_time=time)
-        if pending and pending[0][1].goal != point.goal:
-            buffer.reset(keep_latest=True)
-        return item
+                        frames=tuple(session.snapshot()), decision_time=time)
 
 
 def load_dataset(path: str | Path, **options) -> Dataset:
