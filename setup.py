@@ -55,6 +55,7 @@ setup(
     entry_points={
         'console_scripts': [
             'planner_node = vlm_planner.ros.planner_node:main',
+            'managed_planner_node = vlm_planner.ros.planner_node:managed_main',
             'mock_manipulator_node = vlm_planner.ros.mock_manipulator_node:main',
             'scene_camera_node = vlm_planner.ros.scene_camera_node:main',
             'vlm-planner = vlm_planner.cli:main',

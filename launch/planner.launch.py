@@ -17,45 +17,98 @@
 Examples::
 
     ros2 launch vlm_planner planner.launch.py
-    ros2 launch vlm_planner planner.launch.py model_path:=/models/Qwen2.5-VL-7B-Instruct
+    ros2 launch vlm_planner planner.launch.py model:=/models/Qwen2.5-VL-7B-Instruct
+    ros2 launch vlm_planner planner.launch.py model:=openai:http://localhost:8000/v1
     ros2 launch vlm_planner planner.launch.py use_sim_camera:=false camera_topic:=/camera/image
-    ros2 launch vlm_planner planner.launch.py strategy:=consistency
+    ros2 launch vlm_planner planner.launch.py strategy:=consistency dry_run:=true
+    ros2 launch vlm_planner planner.launch.py managed:=true   # lifecycle node, brought up here
     ros2 launch vlm_planner planner.launch.py namespace:=robot1 log_level:=debug
+
+The choices of ``strategy`` come from the registered strategies and ``model`` is parsed by the
+same function as ``vlm-planner plan --model`` and ``eval --model``.
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import (DeclareLaunchArgument, EmitEvent, OpaqueFunction,
+                            RegisterEventHandler, Shutdown)
 from launch.conditions import IfCondition
+from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
 from launch_ros.substitutions import FindPackageShare
+from lifecycle_msgs.msg import Transition
 
+from vlm_planner.core.strategies import strategy_names
+from vlm_planner.models.spec import FORMS, apply_model_spec
+
+BOOLEAN = ['true', 'false']
+ON_EXIT = ['shutdown', 'respawn', 'continue']
+
+#: name: (default, description, choices or None)
 ARGUMENTS = {
     'params_file': (PathJoinSubstitution([FindPackageShare('vlm_planner'), 'config',
                                           'planner.yaml']),
-                    'ROS 2 parameter file for all nodes'),
-    'model_path': ('', 'Local video VLM folder; when set, the transformers backend loads it '
-                       'instead of the tiny untrained model'),
-    'strategy': ('', 'Prompting strategy: base, cot, reflect or consistency (empty: from '
-                     'params_file)'),
-    'use_mock_manipulator': ('true', 'Start the mock manipulator'),
-    'use_sim_camera': ('true', 'Start the synthetic tabletop camera'),
-    'camera_topic': ('image', 'Camera topic the planner subscribes to'),
-    'namespace': ('', 'Namespace of every node and topic'),
-    'log_level': ('info', 'Log level of every node'),
+                    'ROS 2 parameter file for all nodes', None),
+    'model': ('', 'Model specification (' + ', '.join(FORMS) + '); empty: from params_file',
+              None),
+    'strategy': ('', 'Prompting strategy (empty: from params_file)', ['', *strategy_names()]),
+    'dry_run': ('', 'true: decide and publish decision records but never an action (empty: '
+                    'from params_file)', ['', *BOOLEAN]),
+    'managed': ('false', 'Start the planner as a lifecycle node and bring it up (configure, '
+                         'activate) from this launch file', BOOLEAN),
+    'on_planner_exit': ('shutdown', 'What happens when the planner process ends: shut the '
+                                    'whole launch down, respawn the planner, or continue',
+                        ON_EXIT),
+    'use_mock_manipulator': ('true', 'Start the mock manipulator', BOOLEAN),
+    'use_sim_camera': ('true', 'Start the synthetic tabletop camera', BOOLEAN),
+    'camera_topic': ('image', 'Camera topic the planner subscribes to', None),
+    'namespace': ('', 'Namespace of every node and topic', None),
+    'log_level': ('info', 'Log level of every node', ['debug', 'info', 'warn', 'error',
+                                                      'fatal']),
 }
 
 
-def planner_overrides(context):
+def planner_overrides(context) -> dict:
     """Parameters given as launch arguments override the parameter file's values."""
-    overrides = {}
-    model_path = LaunchConfiguration('model_path').perform(context)
-    if model_path:
-        overrides.update({'model.backend': 'transformers', 'model.path': model_path})
+    overrides: dict = {}
+    model = LaunchConfiguration('model').perform(context)
+    if model:
+        overrides = apply_model_spec(overrides, model, source='model:=')
     strategy = LaunchConfiguration('strategy').perform(context)
     if strategy:
         overrides['strategy.name'] = strategy
+    dry_run = LaunchConfiguration('dry_run').perform(context)
+    if dry_run:
+        overrides['dry_run'] = dry_run == 'true'
     return overrides
+
+
+def planner_node(context, common: dict) -> list:
+    """The planner (plain or lifecycle) and what brings it up or reacts to its exit."""
+    managed = LaunchConfiguration('managed').perform(context) == 'true'
+    on_exit = LaunchConfiguration('on_planner_exit').perform(context)
+    options = dict(
+        package='vlm_planner', name='vlm_planner',
+        parameters=[LaunchConfiguration('params_file'), planner_overrides(context)],
+        remappings=[('image', LaunchConfiguration('camera_topic')),
+                    ('image/compressed', [LaunchConfiguration('camera_topic'), '/compressed'])],
+        respawn=on_exit == 'respawn', respawn_delay=2.0,
+        on_exit=[Shutdown(reason='the planner exited')] if on_exit == 'shutdown' else None,
+        **common)
+    if not managed:
+        return [Node(executable='planner_node', **options)]
+    node = LifecycleNode(executable='managed_planner_node',
+                         namespace=LaunchConfiguration('namespace'),
+                         **{k: v for k, v in options.items() if k != 'namespace'})
+    configure = EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                            transition_id=Transition.TRANSITION_CONFIGURE))
+    activate = RegisterEventHandler(OnStateTransition(
+        target_lifecycle_node=node, goal_state='inactive',
+        entities=[EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                              transition_id=Transition.TRANSITION_ACTIVATE))]))
+    return [activate, node, configure]
 
 
 def launch_nodes(context):
@@ -67,12 +120,7 @@ def launch_nodes(context):
         'arguments': ['--ros-args', '--log-level', LaunchConfiguration('log_level')],
     }
     return [
-        Node(package='vlm_planner', executable='planner_node', name='vlm_planner',
-             parameters=[params_file, planner_overrides(context)],
-             remappings=[('image', LaunchConfiguration('camera_topic')),
-                         ('image/compressed',
-                          [LaunchConfiguration('camera_topic'), '/compressed'])],
-             **common),
+        *planner_node(context, common),
         Node(package='vlm_planner', executable='mock_manipulator_node', name='mock_manipulator',
              parameters=[params_file], condition=IfCondition(
                  LaunchConfiguration('use_mock_manipulator')), **common),
@@ -85,7 +133,8 @@ def launch_nodes(context):
 def generate_launch_description():
     """Launch description of the planner graph."""
     return LaunchDescription([
-        *(DeclareLaunchArgument(name, default_value=default, description=description)
-          for name, (default, description) in ARGUMENTS.items()),
+        *(DeclareLaunchArgument(name, default_value=default, description=description,
+                                choices=choices)
+          for name, (default, description, choices) in ARGUMENTS.items()),
         OpaqueFunction(function=launch_nodes),
     ])

@@ -16,14 +16,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
@@ -31,91 +28,8 @@ from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from test.conftest import spin_until  # noqa: E402
-from vlm_planner.config_paths import default_actions_file  # noqa: E402
-from vlm_planner.core.actions import ActionLibrary  # noqa: E402
-from vlm_planner.ros.conversions import rgb_to_image_msg  # noqa: E402
-from vlm_planner.ros.planner_node import PlannerNode  # noqa: E402
-from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS  # noqa: E402
-
-LABELS = ActionLibrary.from_yaml(default_actions_file()).labels
-GOAL = 'put the red block in the bin'
-
-
-class Harness:
-    """A test node that plays camera, task giver and manipulator, and records the outputs."""
-
-    def __init__(self, executor, context):
-        self.executor = executor
-        self.node = rclpy.create_node('harness', context=context)
-        executor.add_node(self.node)
-        self.image_pub = self.node.create_publisher(Image, 'image', SENSOR_QOS)
-        self.goal_pub = self.node.create_publisher(String, 'goal', LATCHED_QOS)
-        self.status_pub = self.node.create_publisher(String, 'manipulator/status', LATCHED_QOS)
-        self.actions, self.decisions, self.diagnostics = [], [], []
-        self.node.create_subscription(String, 'action', lambda m: self.actions.append(m.data),
-                                      COMMAND_QOS)
-        self.node.create_subscription(
-            String, 'decision', lambda m: self.decisions.append(json.loads(m.data)), COMMAND_QOS)
-        self.node.create_subscription(DiagnosticArray, '/diagnostics',
-                                      lambda m: self.diagnostics.append(m), 10)
-        self.rng = np.random.default_rng(0)
-        self.planner = None  # the node under test, once started
-
-    def frame(self, encoding='rgb8', wait=True, **overrides):
-        """Publish a random frame; with ``wait``, return once the planner has handled it.
-
-        Waiting makes the tests independent of discovery and callback delays on a busy machine:
-        a best-effort frame sent before the planner's subscription matched would be lost.
-        """
-        rgb = self.rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
-        msg = rgb_to_image_msg(rgb, 'rgb8', self.node.get_clock().now().to_msg())
-        for key, value in overrides.items():
-            setattr(msg, key, value)
-        msg.encoding = encoding
-        self.publish_and_wait(self.image_pub, msg, wait)
-
-    def publish_and_wait(self, publisher, msg, wait=True):
-        if not wait:
-            publisher.publish(msg)
-            return
-        assert spin_until(self.executor, lambda: publisher.get_subscription_count() >= 1, 10), (
-            f'nobody subscribes to {publisher.topic_name}')
-        handled = self.planner.stats['frames_received']
-        publisher.publish(msg)
-        assert spin_until(self.executor,
-                          lambda: self.planner.stats['frames_received'] > handled, 10), (
-            'the planner did not receive the frame')
-
-    def set_goal(self, goal):
-        """Publish the goal and wait until the planner has it."""
-        self.goal_pub.publish(String(data=goal))
-        assert spin_until(self.executor, lambda: self.planner.goal == goal, 10), 'no goal came'
-
-    def spin(self, seconds):
-        spin_until(self.executor, lambda: False, timeout=seconds)
-
-    def call(self, service_type, name, request=None, timeout=30.0):
-        client = self.node.create_client(service_type, name)
-        assert client.wait_for_service(timeout_sec=10.0), f'{name} not offered'
-        future = client.call_async(request or service_type.Request())
-        assert spin_until(self.executor, future.done, timeout), f'{name} did not answer'
-        return future.result()
-
-
-@pytest.fixture
-def harness(executor, ros_context):
-    return Harness(executor, ros_context)
-
-
-@pytest.fixture
-def planner(executor, ros_context, tiny_model_cache, harness):
-    def start(**params):
-        overrides = [Parameter(k, value=v) for k, v in params.items()]
-        node = PlannerNode(context=ros_context, parameter_overrides=overrides)
-        executor.add_node(node)
-        harness.planner = node
-        return node
-    return start
+from test.ros.planner_harness import GOAL, LABELS  # noqa: E402
+from vlm_planner.ros.qos import SENSOR_QOS  # noqa: E402
 
 
 def test_plan_service_publishes_one_library_action_and_a_full_decision_record(planner, harness):
@@ -220,9 +134,9 @@ def test_reset_forgets_keyframes(planner, harness):
     node = planner(**{'trigger.mode': 'service'})
     for _ in range(3):
         harness.frame()
-    assert node.buffer.latest is not None
+    assert node.session.buffer.latest is not None
     assert harness.call(Trigger, '/vlm_planner/reset').success
-    assert node.buffer.latest is None and len(node.buffer) == 0
+    assert node.session.buffer.latest is None and len(node.session.buffer) == 0
 
 
 def test_compressed_transport_and_annotated_debug_image(planner, harness):
