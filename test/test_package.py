@@ -94,3 +94,23 @@ def test_readme_parameter_tables_match_the_code():
     for node, table in node_parameter_tables().items():
         assert markdown_table(table) in readme, (
             f'README parameters of {node} are stale: paste `vlm-planner params --node {node}`')
+
+
+def test_shipped_parameter_file_is_the_one_generated_from_the_declarations():
+    from vlm_planner.cli import parameter_file
+    shipped = (REPO / 'config' / 'planner.yaml').read_text()
+    assert shipped == parameter_file(), (
+        'config/planner.yaml is stale: run `vlm-planner params --yaml > config/planner.yaml`')
+
+
+def test_ros_descriptors_carry_ranges_choices_and_read_only():
+    pytest.importorskip('rclpy')
+    from vlm_planner.ros.parameters import descriptor
+    from vlm_planner.settings import PLANNER_PARAMS
+    table = {p.name: p for p in PLANNER_PARAMS}
+    confidence = descriptor(table['min_confidence'])
+    assert confidence.floating_point_range[0].from_value == 0.0
+    assert confidence.floating_point_range[0].to_value == 1.0 and not confidence.read_only
+    count = descriptor(table['keyframes.max_count'])
+    assert count.integer_range[0].from_value == 1 and count.read_only
+    assert "'base'" in descriptor(table['strategy.name']).description

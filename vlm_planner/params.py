@@ -88,9 +88,11 @@ class Param:
         if choices and value not in choices:
             raise ConfigError(f'parameter {self.name} is {value!r}; choose one of '
                               f'{", ".join(choices)}.')
-        if ((self.minimum is not None and value < self.minimum)
-                or (self.maximum is not None and value > self.maximum)
-                or (self.above is not None and value <= self.above)):
+        number = value if isinstance(value, (int, float)) else None
+        if number is not None and (
+                (self.minimum is not None and number < self.minimum)
+                or (self.maximum is not None and number > self.maximum)
+                or (self.above is not None and number <= self.above)):
             raise ConfigError(f'parameter {self.name} must be {self.limits}, got {value}.')
         return value
 

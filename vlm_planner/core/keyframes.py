@@ -92,6 +92,8 @@ class KeyframeBuffer:
             return False
         if self.config.policy == 'interval':
             return True
+        if self._last_thumb is None:  # the policy changed to 'change' mid-task
+            self._last_thumb = thumbnail(self._keyframes[-1].image)
         change = frame_difference(thumbnail(frame.image), self._last_thumb)
         return change > self.config.change_threshold
 

@@ -33,11 +33,11 @@ from typing import Iterator
 
 from vlm_planner.core.keyframes import KeyframeConfig
 from vlm_planner.core.session import DecisionSession, ReplayClock
-from vlm_planner.data.annotations import (AnnotationError, DecisionPoint, load_annotation,
-                                          read_data_file)
-from vlm_planner.data.bags import bag_info, BagError, read_camera, stamp_range
+from vlm_planner.data.annotations import DecisionPoint, load_annotation, read_data_file
+from vlm_planner.data.bags import bag_info, read_camera, stamp_range
 from vlm_planner.data.egoplan import EgoPlanDataset
 from vlm_planner.data.items import Dataset, EvalItem
+from vlm_planner.errors import AnnotationError, BagError
 
 __all__ = ['BagDataset', 'EgoPlanDataset', 'load_dataset']
 
@@ -124,6 +124,8 @@ def load_dataset(path: str | Path, **options) -> Dataset:
     path = Path(path)
     options = {k: v for k, v in options.items() if v is not None}
     data = read_data_file(path)
+    factory: type[Dataset]
+    allowed: tuple[str, ...]
     if isinstance(data, dict) and 'decision_points' in data:
         kind, factory, allowed = 'an annotation file', BagDataset, ('name',)
         options.pop('video_root', None)  # one --video-root serves a mix of both kinds

@@ -99,6 +99,20 @@ class PlannerPorts:
         self._active = False
         node.add_on_set_parameters_callback(self._on_set_parameters)
 
+    @property
+    def live_session(self) -> DecisionSession:
+        """The session of a configured planner (callbacks run only then)."""
+        if self.session is None:
+            raise RuntimeError('the planner is not configured')
+        return self.session
+
+    @property
+    def live_planner(self) -> Planner:
+        """The planner of a configured node."""
+        if self.planner is None:
+            raise RuntimeError('the planner is not configured')
+        return self.planner
+
     # --- lifecycle ----------------------------------------------------------------------------
 
     def configure(self) -> None:
@@ -109,12 +123,13 @@ class PlannerPorts:
         """
         node = self.node
         self.values = settings.check(self.values)
-        self.planner = self._given_planner or settings.build_planner(self.values)
-        self.session = settings.make_session(self.values, self.planner, clock=self._now)
+        planner = self._given_planner or settings.build_planner(self.values)
+        self.planner = planner
+        self.session = settings.make_session(self.values, planner, clock=self._now)
         self.io = settings.node_config(self.values)
-        if self.planner.backend.untrained:
+        if planner.backend.untrained:
             node.get_logger().warning(
-                f'model {self.planner.backend.name!r} is randomly initialised: its choices are '
+                f'model {planner.backend.name!r} is randomly initialised: its choices are '
                 'UNTRAINED. Set model.backend to transformers and model.path to a trained model.')
         self.action_pub = node.create_publisher(String, 'action', COMMAND_QOS)
         self.decision_pub = node.create_publisher(String, 'decision', COMMAND_QOS)
@@ -131,8 +146,8 @@ class PlannerPorts:
                               self._guarded(self._publish_diagnostics, 'diagnostics')),
         ]
         node.get_logger().info(
-            f'planning with {self.planner.backend.name} ({self.planner.strategy.name} strategy) '
-            f'over {len(self.planner.actions)} actions; trigger: {self.session.trigger.mode}'
+            f'planning with {planner.backend.name} ({planner.strategy.name} strategy) over '
+            f'{len(planner.actions)} actions; trigger: {self.session.trigger.mode}'
             + ('; DRY RUN: no action is published' if self.session.config.dry_run else ''))
 
     def activate(self) -> None:
@@ -202,36 +217,36 @@ class PlannerPorts:
         try:
             rgb = convert(msg, max_pixels=self.io.max_image_pixels)
         except ImageConversionError as exc:
-            self._warn(self.session.reject_frame(str(exc)))
+            self._warn(self.live_session.reject_frame(str(exc)))
             return
-        problem = self.session.add_frame(rgb, stamp_to_seconds(msg.header.stamp) or None)
+        problem = self.live_session.add_frame(rgb, stamp_to_seconds(msg.header.stamp) or None)
         if problem:
             self._warn(problem)
 
     def _on_goal(self, msg: String) -> None:
-        old = self.session.goal
-        problem = self.session.set_goal(msg.data)
+        old = self.live_session.goal
+        problem = self.live_session.set_goal(msg.data)
         if problem:
             self._warn(problem)
-        elif self.session.goal != old:
-            self.node.get_logger().info(f'new goal: {self.session.goal[:200]!r}; keyframes of the '
-                                        'old task dropped')
+        elif self.live_session.goal != old:
+            self.node.get_logger().info(f'new goal: {self.live_session.goal[:200]!r}; keyframes '
+                                        'of the old task dropped')
 
     def _on_status(self, msg: String) -> None:
-        was_estopped = self.session.estopped
-        self.session.on_status(msg.data)
+        was_estopped = self.live_session.estopped
+        self.live_session.on_status(msg.data)
         self._log_estop(was_estopped)
 
     def _on_estop(self, msg: Bool) -> None:
-        was_estopped = self.session.estopped
-        self.session.set_estop(bool(msg.data))
+        was_estopped = self.live_session.estopped
+        self.live_session.set_estop(bool(msg.data))
         self._log_estop(was_estopped)
 
     def _log_estop(self, was_estopped: bool) -> None:
-        if self.session.estopped and not was_estopped:
+        if self.live_session.estopped and not was_estopped:
             self.node.get_logger().warning('E-STOP: no action will be published; after the '
                                            'release call ~/resume to plan again')
-        elif was_estopped and not self.session.estopped:
+        elif was_estopped and not self.live_session.estopped:
             self.node.get_logger().warning('e-stop released; planning stays paused until '
                                            '~/resume is called')
 
@@ -259,14 +274,14 @@ class PlannerPorts:
         try:
             values = settings.complete(values)
             strategy = make_strategy(settings.strategy_config(values),
-                                     self.planner.strategy.template)
+                                     self.live_planner.strategy.template)
             session_config = settings.session_config(values)
         except VlmPlannerError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         self.values = values
-        self.planner.strategy = strategy
-        self.planner.min_confidence = values['min_confidence']
-        self.session.config = session_config
+        self.live_planner.strategy = strategy
+        self.live_planner.min_confidence = values['min_confidence']
+        self.live_session.config = session_config
         if values['goal']:
             self._on_goal(String(data=values['goal']))
         return SetParametersResult(successful=True)
@@ -284,14 +299,14 @@ class PlannerPorts:
         return response
 
     def _on_reset(self, request, response):
-        self.session.reset()
+        self.live_session.reset()
         response.success = True
         response.message = 'keyframes and pending actions forgotten'
         self.node.get_logger().info(response.message)
         return response
 
     def _on_resume(self, request, response):
-        problem = self.session.resume()
+        problem = self.live_session.resume()
         response.success = not problem
         response.message = problem or 'planning resumed'
         self.node.get_logger().info(f'~/resume: {response.message}')
@@ -302,7 +317,7 @@ class PlannerPorts:
     def _run_worker(self) -> None:
         while not self._stop.wait(POLL_S):
             try:
-                if self.session.due():
+                if self.live_session.due():
                     self._decide('trigger')
             except Exception as exc:  # noqa: BLE001 - counted and shown; the worker carries on
                 self._failed('decision worker', exc)
@@ -311,7 +326,7 @@ class PlannerPorts:
         """Make one decision through the session and publish what it allows."""
         if not self._active:
             return Outcome(None, 'the planner is not active (lifecycle state); activate it')
-        outcome = self.session.decide(wait=wait)
+        outcome = self.live_session.decide(wait=wait)
         if outcome.decided:
             self._publish(outcome, trigger)
         elif trigger == 'service' or outcome.problem:
@@ -322,24 +337,24 @@ class PlannerPorts:
         decision = outcome.decision
         assert decision is not None
         published = False
-        with self.session.action_gate:
+        with self.live_session.action_gate:
             # Checked again here: an e-stop may have come while the model was thinking.
-            if outcome.act and self._active and self.session.may_act():
+            if outcome.act and self._active and self.live_session.may_act():
                 self.action_pub.publish(String(data=decision.action))
                 published = True
         if outcome.act and not published:
-            outcome = Outcome(decision, self.session.blocked() or 'not active', False)
+            outcome = Outcome(decision, self.live_session.blocked() or 'not active', False)
         if published:
-            self.session.stats['actions_published'] += 1
+            self.live_session.stats['actions_published'] += 1
         record = decision.to_record()
         record.update(trigger=trigger, published=published, problem=outcome.problem,
-                      dry_run=self.session.config.dry_run)
+                      dry_run=self.live_session.config.dry_run)
         self.decision_pub.publish(String(data=json.dumps(record)))
         verdict = '->' if published else f'held ({outcome.problem})'
         self.node.get_logger().info(
             f'{verdict} {decision.action!r} conf {decision.confidence:.2f} in '
             f'{decision.latency_s * 1000:.0f} ms')
-        latest = self.session.buffer.latest
+        latest = self.live_session.buffer.latest
         if self.io.publish_debug_image and latest is not None \
                 and self.debug_pub.get_subscription_count():
             annotated = annotate_decision(
@@ -381,18 +396,18 @@ class PlannerPorts:
             self.node.get_logger().warning(message[:500], throttle_duration_sec=LOG_THROTTLE_S)
 
     def _interrupt_model(self) -> None:
-        backend = self.planner.backend if self.planner is not None else None
+        backend = self.live_planner.backend if self.planner is not None else None
         if backend is not None:
             backend.interrupt()
 
     def _publish_diagnostics(self) -> None:
-        session = self.session
+        session = self.live_session
         status = DiagnosticStatus(name=f'{self.node.get_name()}: planner',
                                   hardware_id='vlm_planner')
-        backend = self.planner.backend
+        backend = self.live_planner.backend
         values: dict[str, Any] = {
             **self.stats, 'active': self._active, 'model': backend.name,
-            'strategy': self.planner.strategy.name, 'goal': session.goal[:200],
+            'strategy': self.live_planner.strategy.name, 'goal': session.goal[:200],
             'keyframes': len(session.buffer), 'trigger': session.trigger.mode,
             'manipulator_status': session.trigger.status, 'estopped': session.estopped,
             'paused': session.paused, 'dry_run': session.config.dry_run,
@@ -429,14 +444,20 @@ class PlannerNode(SelfCleaningNode):
     def __init__(self, *, planner: Planner | None = None, **kwargs) -> None:
         """Create the node; ``planner`` replaces the one its parameters would build."""
         self._given_planner = planner
-        self.ports: PlannerPorts | None = None
+        self._ports: PlannerPorts | None = None
         super().__init__('vlm_planner', **kwargs)
 
     def setup(self) -> None:
         """Declare parameters, load the model, wire topics and services, start deciding."""
-        self.ports = PlannerPorts(self, self._given_planner)
-        self.ports.configure()
-        self.ports.activate()
+        self._ports = PlannerPorts(self, self._given_planner)
+        self._ports.configure()
+        self._ports.activate()
+
+    @property
+    def ports(self) -> PlannerPorts:
+        """The planner's ROS side."""
+        assert self._ports is not None, 'set up in __init__'
+        return self._ports
 
     @property
     def stats(self) -> dict[str, int]:
@@ -446,19 +467,19 @@ class PlannerNode(SelfCleaningNode):
     @property
     def goal(self) -> str:
         """The current task goal."""
-        return self.ports.session.goal
+        return self.ports.live_session.goal
 
     @property
     def session(self) -> DecisionSession:
         """The decision session this node feeds."""
-        return self.ports.session
+        return self.ports.live_session
 
     def destroy_node(self) -> None:
-        """Stop acting and deciding before the node goes away."""
-        if self.ports is not None and self.ports.session is not None:
-            self.ports.shutdown()
-            if self.ports.planner is not None and self._given_planner is None:
-                self.ports.planner.backend.close()
+        """Stop acting and deciding, free the model, then destroy the node."""
+        if self._ports is not None:
+            self._ports.shutdown()
+            if self._ports.planner is not None and self._given_planner is None:
+                self._ports.planner.backend.close()
         super().destroy_node()
 
 

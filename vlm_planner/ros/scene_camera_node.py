@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -64,7 +65,7 @@ SCENE_CAMERA_PARAMS = (
     Param('rate', 10.0, 'Hz at which images are published.', above=0.0),
     Param('width', 320, 'Image width in pixels.', minimum=MIN_WIDTH),
     Param('height', 240, 'Image height in pixels.', minimum=MIN_HEIGHT),
-    Param('encoding', 'rgb8', 'Encoding of image.', choices=ENCODINGS),
+    Param('encoding', 'rgb8', 'Encoding of image.', choices_from=ENCODINGS),
     Param('publish_compressed', False, 'Also publish JPEG frames on image/compressed.'),
     Param('publish_goal', True, 'Publish the goal text on the latched goal topic.'),
     Param('frame_id', 'camera', 'header.frame_id of the images.'),
@@ -111,7 +112,7 @@ class SceneCameraNode(SelfCleaningNode):
         self._library = ActionLibrary.from_yaml(values['actions_file'] or default_actions_file())
 
         self._world = self._initial.copy()
-        self._frame = None
+        self._frame: np.ndarray | None = None
         self._steps = 0
         self._last_action: str | None = None
         self._last_result: str | None = None
@@ -196,12 +197,12 @@ class SceneCameraNode(SelfCleaningNode):
     def _publish_image(self) -> None:
         if self._frame is None:
             self._frame = render(self._world, self._width, self._height)
+        frame = self._frame
         stamp = self.get_clock().now().to_msg()
-        self._image_pub.publish(
-            rgb_to_image_msg(self._frame, self._encoding, stamp, self._frame_id))
+        self._image_pub.publish(rgb_to_image_msg(frame, self._encoding, stamp, self._frame_id))
         if self._compressed_pub is not None:
             self._compressed_pub.publish(
-                rgb_to_compressed_msg(self._frame, 'jpeg', stamp=stamp, frame_id=self._frame_id))
+                rgb_to_compressed_msg(frame, 'jpeg', stamp=stamp, frame_id=self._frame_id))
 
     # ------------------------------------------------------------------------------- callbacks
 

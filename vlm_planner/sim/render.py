@@ -86,7 +86,8 @@ class _Layout:
 
 
 def _shade(rgb: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
-    return tuple(int(c * factor) for c in rgb)
+    r, g, b = rgb
+    return int(r * factor), int(g * factor), int(b * factor)
 
 
 def _draw_block(image: np.ndarray, colour: str, x0: int, y0: int, size: int) -> None:

@@ -187,7 +187,7 @@ class TabletopWorld:
             if not isinstance(loc, Location):
                 raise ValueError(f'the location of the {colour} block is not a Location: {loc!r}')
             if loc.kind == TABLE:
-                if not 0 <= loc.slot < self._n_slots:
+                if loc.slot is None or not 0 <= loc.slot < self._n_slots:
                     raise ValueError(
                         f'the {colour} block is on slot {loc.slot}, but the table has slots '
                         f'0..{self._n_slots - 1}')
@@ -262,8 +262,11 @@ class TabletopWorld:
         blocks = data.get('blocks')
         if not isinstance(blocks, Mapping):
             raise ValueError('a world dict needs a "blocks" mapping of colour to location')
+        slots = data.get('slots', DEFAULT_SLOTS)
+        if not isinstance(slots, (int, str)):
+            raise ValueError(f'"slots" must be a whole number, got {slots!r}')
         return cls({str(c): Location.parse(str(loc)) for c, loc in blocks.items()},
-                   n_slots=int(data.get('slots', DEFAULT_SLOTS)))
+                   n_slots=int(slots))
 
     def copy(self) -> TabletopWorld:
         """Return an independent copy of this world."""
@@ -282,7 +285,7 @@ class TabletopWorld:
             return NotImplemented
         return self._n_slots == other._n_slots and self._locations == other._locations
 
-    __hash__ = None  # mutable
+    __hash__ = None  # type: ignore[assignment]  # mutable, so unhashable
 
     def __repr__(self) -> str:
         blocks = ', '.join(f'{c}={loc}' for c, loc in self._locations.items())
@@ -337,8 +340,10 @@ class TabletopWorld:
     def height(self, colour: str) -> int:
         """Return how many blocks are under the ``colour`` block (0 for one on a slot)."""
         n = 0
-        while (colour := self.below(colour)) is not None:
+        below = self.below(colour)
+        while below is not None:
             n += 1
+            below = self.below(below)
         return n
 
     def _base(self, colour: str) -> str | None:
@@ -354,7 +359,7 @@ class TabletopWorld:
     def slot_of(self, colour: str) -> int | None:
         """Return the table slot of the pile the ``colour`` block is part of, or None."""
         base = self._base(colour)
-        return self._locations[base].slot
+        return None if base is None else self._locations[base].slot
 
     def in_bin(self) -> list[str]:
         """Return the colours of the blocks in the bin, in :data:`COLOURS` order."""
