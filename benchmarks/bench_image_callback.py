@@ -29,7 +29,8 @@ import numpy as np
 
 from vlm_planner.core.frames import Frame
 from vlm_planner.core.keyframes import KeyframeBuffer, KeyframeConfig
-from vlm_planner.ros.conversions import image_msg_to_rgb, rgb_to_image_msg
+from vlm_planner.data.image_decoding import image_msg_to_rgb
+from vlm_planner.ros.conversions import rgb_to_image_msg
 
 SIZES = {'640x480': (480, 640), '1920x1080': (1080, 1920)}
 ENCODINGS = ('rgb8', 'bgr8', 'mono8', 'yuv422')

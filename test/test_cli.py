@@ -14,6 +14,7 @@
 
 """The ``vlm-planner`` command as a user runs it."""
 
+import json
 import os
 from pathlib import Path
 import signal
@@ -23,8 +24,9 @@ import time
 
 import pytest
 
+from test.models.fake_openai_api import MODEL, serve_fake_api
 from vlm_planner.cli import main
-from vlm_planner.models.tiny import read_tiny_marker
+from vlm_planner.models.model_card import read_model_card
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,7 +69,8 @@ def test_missing_params_file_is_named(capsys, tmp_path):
 
 def test_make_tiny_model_writes_a_marked_model_folder(tmp_path, capsys):
     assert main(['make-tiny-model', '--out', str(tmp_path / 'm')]) == 0
-    assert read_tiny_marker(tmp_path / 'm')['arch'] == 'qwen2_5_vl'
+    card = read_model_card(tmp_path / 'm')
+    assert card.untrained is True and card.details['arch'] == 'qwen2_5_vl'
     assert (tmp_path / 'm' / 'config.json').is_file()
     assert 'untrained' in capsys.readouterr().out
 
@@ -90,6 +93,74 @@ def test_plan_prints_the_decision_record_for_an_image_folder(tmp_path, tiny_mode
     assert record['strategy'] == 'reflect' and record['untrained'] is True
     assert record['action'] in record['candidates'] and len(record['candidates']) == 8
     assert record['keyframe_stamps'] == [0.0, 1.0, 2.0]
+
+
+@pytest.fixture
+def frame_folder(tmp_path):
+    """Three small camera frames in a folder."""
+    import cv2
+    import numpy as np
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        cv2.imwrite(str(folder / f'{i}.png'), rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    return folder
+
+
+@pytest.fixture
+def api():
+    """A fake OpenAI-compatible model server on loopback."""
+    with serve_fake_api() as fake:
+        yield fake
+
+
+def plan(frames, *options):
+    return main(['plan', '--frames', str(frames), '--goal', 'put the red block in the bin',
+                 *options])
+
+
+def test_plan_asks_the_served_model_the_parameters_name(api, frame_folder, capsys):
+    assert plan(frame_folder, '-p', 'model.backend:=openai', '-p', f'model.url:={api.url}') == 0
+
+    record = json.loads(capsys.readouterr().out)
+    assert record['model'] == MODEL and record['untrained'] is False
+    # The fake server ranks ' A' first: the first candidate is the one chosen.
+    assert record['action'] == record['candidates'][0]
+    posts = api.posts()
+    assert len(posts) == 1 and posts[0]['model'] == MODEL and posts[0]['logprobs'] is True
+    assert 'put the red block in the bin' in json.dumps(posts[0]['messages'])
+
+
+def test_plan_asks_the_served_model_the_model_option_names(api, frame_folder, capsys):
+    assert plan(frame_folder, '--model', f'openai:{api.url}#{MODEL}', '-p',
+                'model.timeout:=5') == 0
+
+    assert json.loads(capsys.readouterr().out)['model'] == MODEL
+    assert [method for method, *_ in api.requests] == ['POST']  # served name given: no listing
+
+
+def test_plan_refuses_a_model_option_that_parameters_contradict(frame_folder, capsys):
+    assert plan(frame_folder, '--model', 'tiny', '-p', 'model.backend:=openai') == 2
+
+    err = capsys.readouterr().err
+    assert "--model tiny selects model.backend 'tiny'" in err
+    assert 'drop --model tiny or drop the parameter model.backend' in err
+
+
+def test_plan_names_the_accepted_forms_of_a_bad_model(frame_folder, capsys):
+    assert plan(frame_folder, '--model', 'vllm:http://localhost:8000/v1') == 2
+
+    assert "'vllm' is not a backend" in capsys.readouterr().err
+
+
+def test_likelihood_scoring_with_a_served_model_is_a_clear_error(api, frame_folder, capsys):
+    assert plan(frame_folder, '--model', api.url, '-p', 'strategy.scoring:=likelihood') == 2
+
+    err = capsys.readouterr().err
+    assert "strategy.scoring 'likelihood' needs a backend that scores whole answers" in err
+    assert 'strategy.scoring:=letter' in err
+    assert api.posts() == []
 
 
 def test_plan_reports_a_missing_frames_path(tmp_path):
@@ -139,6 +210,30 @@ def test_node_executables_stop_cleanly_on_ctrl_c(executable, ready, tmp_path, ti
             time.sleep(0.5)  # let it run its timers and callbacks for a moment
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=30) == 0
+        finally:
+            process.kill()
+    text = log.read_text()
+    assert 'Traceback' not in text and 'never retrieved' not in text, text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
+def test_run_stops_cleanly_on_sigterm_and_ctrl_c(signum, tmp_path, tiny_model_cache):
+    log = tmp_path / 'stderr.txt'
+    with open(log, 'w') as err:
+        process = subprocess.Popen([sys.executable, '-m', 'vlm_planner.cli', 'run'], cwd=REPO,
+                                   stdout=subprocess.DEVNULL, stderr=err, env=os.environ.copy())
+        try:
+            deadline = time.monotonic() + 120
+            while 'planning with' not in log.read_text() and time.monotonic() < deadline:
+                assert process.poll() is None, log.read_text()
+                time.sleep(0.1)
+            assert 'planning with' in log.read_text(), 'the planner did not come up'
+            time.sleep(0.5)
+            started = time.monotonic()
+            process.send_signal(signum)
+            assert process.wait(timeout=30) == 0  # SIGTERM used to kill it before its teardown
+            assert time.monotonic() - started < 10
         finally:
             process.kill()
     text = log.read_text()

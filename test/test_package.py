@@ -62,8 +62,9 @@ def test_launch_file_compiles_and_declares_documented_arguments():
     launch_file = REPO / 'launch' / 'planner.launch.py'
     py_compile.compile(str(launch_file), doraise=True)
     text = launch_file.read_text()
-    for argument in ('params_file', 'model_path', 'strategy', 'use_mock_manipulator',
-                     'use_sim_camera', 'camera_topic', 'namespace', 'log_level'):
+    for argument in ('params_file', 'model', 'strategy', 'dry_run', 'managed', 'on_planner_exit',
+                     'use_mock_manipulator', 'use_sim_camera', 'camera_topic', 'namespace',
+                     'log_level'):
         assert f"'{argument}'" in text, argument
         assert f'`{argument}`' in (REPO / 'README.md').read_text(), f'{argument} not in README'
 

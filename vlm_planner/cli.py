@@ -74,7 +74,7 @@ def cmd_run(args) -> int:
     from vlm_planner.ros.runner import run_loop
     run_loop(_params_file(args), namespace=args.namespace, log_level=args.log_level,
              overrides=_checked_overrides(args), mock_manipulator=not args.no_mock_manipulator,
-             scene_camera=not args.no_sim_camera)
+             scene_camera=not args.no_sim_camera, managed=args.managed)
     return 0
 
 
@@ -125,14 +125,13 @@ def cmd_demo(args) -> int:
 def cmd_plan(args) -> int:
     """One decision on recorded frames, without ROS; print the decision record."""
     from vlm_planner import settings
-    from vlm_planner.core.keyframes import keyframes_of
+    from vlm_planner.core.session import replayed_keyframes
     from vlm_planner.data.media import load_frames
 
     values = dict(args.overrides)
-    if args.model == 'tiny':
-        values['model.backend'] = 'tiny'
-    elif args.model:
-        values.update({'model.backend': 'transformers', 'model.path': args.model})
+    if args.model:  # else the parameters choose (default: the tiny model)
+        from vlm_planner.models.spec import apply_model_spec
+        values = apply_model_spec(values, args.model)
     if args.actions:
         values['actions_file'] = args.actions
     if args.strategy:
@@ -140,7 +139,7 @@ def cmd_plan(args) -> int:
     values = settings.complete(values)
     frames = load_frames(args.frames, fps=args.fps)
     planner = settings.build_planner(values)
-    history = keyframes_of(frames, settings.keyframe_config(values))
+    history = replayed_keyframes(frames, settings.keyframe_config(values))
     decision = planner.decide(args.goal, history)
     print(json.dumps(decision.to_record(), indent=2))
     return 0
@@ -165,9 +164,14 @@ def cmd_eval(args) -> int:
     datasets = [load_dataset(path, name=name, video_root=args.video_root)
                 for path, name in zip(args.data, names)]
     strategies = [s.strip() for s in args.strategies.split(',') if s.strip()]
-    run = Evaluation(datasets, args.model, strategies, args.out, overrides=dict(args.overrides),
+    models = args.model
+    if not models:  # the parameters choose (default: the tiny model)
+        from vlm_planner import settings
+        from vlm_planner.models.spec import spec_from_parameters
+        models = [spec_from_parameters(settings.complete(dict(args.overrides)))]
+    run = Evaluation(datasets, models, strategies, args.out, overrides=dict(args.overrides),
                      limit=args.limit)
-    print(f'{run.total} decisions: {len(datasets)} data set(s) x {len(args.model)} model(s) x '
+    print(f'{run.total} decisions: {len(datasets)} data set(s) x {len(models)} model(s) x '
           f'{len(strategies)} strateg{"y" if len(strategies) == 1 else "ies"}; '
           f'{len(run.store)} already in {run.store.path}', flush=True)
     records = run.run(progress=not args.quiet)
@@ -193,12 +197,31 @@ def cmd_play(args) -> int:
 
 
 def cmd_params(args) -> int:
-    """Print every node's parameter table as Markdown."""
+    """Print every node's parameters as Markdown tables, or as a ROS 2 parameter file."""
     from vlm_planner.params import markdown_table
+    if args.yaml:
+        print(parameter_file(), end='')
+        return 0
     for node, table in node_parameter_tables().items():
         if args.node in (None, node):
             print(f'### {node}\n\n{markdown_table(table)}\n')
     return 0
+
+
+PARAMETER_FILE_HEADER = """\
+# ROS 2 parameters of the vlm_planner nodes, with their defaults. Used by
+# `ros2 launch vlm_planner planner.launch.py`, `vlm-planner run --params config/planner.yaml` and
+# `vlm-planner demo`. `/**/name` matches the node in any namespace.
+# Generated from the parameter declarations by `vlm-planner params --yaml`; a test keeps it so.
+"""
+
+
+def parameter_file() -> str:
+    """The shipped ``config/planner.yaml``: every node's parameters with their defaults."""
+    from vlm_planner.params import yaml_section
+    sections = [f'\n/**/{node}:\n  ros__parameters:\n{yaml_section(table)}\n'
+                for node, table in node_parameter_tables().items()]
+    return PARAMETER_FILE_HEADER + ''.join(sections)
 
 
 def node_parameter_tables() -> dict:
@@ -218,9 +241,16 @@ def cmd_make_tiny_model(args) -> int:
     return 0
 
 
+#: How --model of plan and eval names a model (parsed by vlm_planner.models.spec).
+MODEL_HELP = ("'tiny', 'tiny:ARCH', a local model folder, or a served model as "
+              "'openai:http://HOST:PORT/v1[#SERVED_NAME]' (default: as the model.* parameters "
+              'say, whose default is tiny; -p model.* may refine --model, not contradict it)')
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vlm-planner``."""
     from vlm_planner.core.strategies import STRATEGIES
+    from vlm_planner.data.bag_io import STORAGES
     from vlm_planner.models.tiny import SUPPORTED_ARCHS
     parser = argparse.ArgumentParser(
         prog='vlm-planner', description='Plan robot actions with a locally hosted video VLM.')
@@ -233,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help='do not start the mock manipulator (a real one is running)')
     run.add_argument('--no-sim-camera', action='store_true',
                      help='do not start the synthetic camera (a real camera publishes image)')
+    run.add_argument('--managed', action='store_true',
+                     help='run the planner as a lifecycle node, brought up (configure, '
+                          'activate) at start')
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser('demo', help='run the closed loop on the defaults and print each step')
@@ -248,9 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help='video file, or folder of images taken in name order')
     plan.add_argument('--goal', required=True,
                       help='task goal, e.g. "put the red block in the bin"')
-    plan.add_argument('--model', default='tiny', metavar='DIR',
-                      help="local model folder, or 'tiny' for the untrained offline model "
-                           '(default)')
+    plan.add_argument('--model', metavar='MODEL', help='the model: ' + MODEL_HELP)
     plan.add_argument('--actions', metavar='FILE', help='action library YAML (default: tabletop)')
     plan.add_argument('--strategy', choices=STRATEGIES)
     plan.add_argument('--fps', type=float, default=1.0,
@@ -265,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('--data', nargs='+', required=True, metavar='PATH',
                           help='annotation files (YAML/JSON next to rosbag2 recordings) or '
                                'EgoPlan-Bench JSON files')
-    evaluate.add_argument('--model', nargs='+', default=['tiny'], metavar='MODEL',
-                          help="model folders, or 'tiny' / 'tiny:ARCH' (default: tiny)")
+    evaluate.add_argument('--model', nargs='+', metavar='MODEL',
+                          help='models to compare, each ' + MODEL_HELP)
     evaluate.add_argument('--strategies', default='base', metavar='LIST',
                           help='comma-separated, e.g. base,cot,reflect,consistency')
     evaluate.add_argument('--video-root', metavar='DIR',
@@ -308,14 +339,17 @@ def build_parser() -> argparse.ArgumentParser:
                       metavar='TOPIC[:TYPE]',
                       help='topics to record (default: decision action); TYPE defaults to '
                            'std_msgs/msg/String')
-    play.add_argument('--storage', choices=['sqlite3', 'mcap'], default='sqlite3',
+    play.add_argument('--storage', choices=STORAGES, default='sqlite3',
                       help='storage of the --record bag (default: sqlite3)')
     play.add_argument('--linger', type=float, default=2.0, metavar='S',
                       help='with --record, keep recording this long after the last message '
                            '(default: 2)')
     play.set_defaults(func=cmd_play)
 
-    params = sub.add_parser('params', help="print the nodes' parameters as Markdown tables")
+    params = sub.add_parser('params', help="print the nodes' parameters as Markdown tables "
+                                           '(or --yaml: as a ROS 2 parameter file)')
+    params.add_argument('--yaml', action='store_true',
+                        help='print config/planner.yaml: every parameter with its default')
     params.add_argument('--node', choices=['vlm_planner', 'mock_manipulator', 'scene_camera'],
                         help='only this node (default: all)')
     params.set_defaults(func=cmd_params)

@@ -60,3 +60,15 @@ class BagFormatError(BagError):
 
 class MessageTypeError(BagError):
     """A recorded message type is malformed or its Python package is not installed."""
+
+
+class MediaError(VlmPlannerError):
+    """A video file or a folder of images cannot be read."""
+
+
+class AnnotationError(VlmPlannerError):
+    """A data set file (annotations, EgoPlan items) is malformed or does not fit its media."""
+
+
+class NodeCrashedError(VlmPlannerError):
+    """A node's callback raised an exception that ended spinning, so its process stops."""

@@ -38,8 +38,8 @@ from vlm_planner.core.prompts import PromptTemplate
 from vlm_planner.core.session import DecisionSession, SessionConfig
 from vlm_planner.core.strategies import SCORINGS, STRATEGIES, StrategyConfig, make_strategy
 from vlm_planner.core.trigger import TriggerConfig
-from vlm_planner.models.factory import BACKENDS, QUANTIZATIONS, ModelConfig, load_backend
-from vlm_planner.models.tiny import SUPPORTED_ARCHS
+from vlm_planner.models.base import check_scoring
+from vlm_planner.models.factory import ModelConfig, load_backend
 from vlm_planner.params import check_fields, option, Param, params_of
 
 
@@ -78,37 +78,8 @@ class NodeConfig:
         check_fields(self)
 
 
-#: The model and strategy rows, until their dataclasses declare them.
-_MODEL_AND_STRATEGY: tuple[Param, ...] = (
-    Param('model.backend', 'tiny', "'transformers': a local Hugging Face video VLM folder "
-          "(model.path). 'openai': a model served over an OpenAI-compatible API (model.url: "
-          "vLLM, SGLang, llama.cpp server, Ollama). 'tiny': a tiny randomly initialised model "
-          'of a real architecture (model.tiny_arch) built offline; its choices are untrained.',
-          choices_from=BACKENDS),
-    Param('model.path', '', 'Local model folder (config.json + safetensors) for the '
-          'transformers backend.'),
-    Param('model.tiny_arch', 'qwen2_5_vl', "Architecture of the 'tiny' model.",
-          choices_from=SUPPORTED_ARCHS),
-    Param('model.url', '', "API root of the 'openai' backend, e.g. http://localhost:8000/v1. "
-          'The key comes from VLM_PLANNER_API_KEY or OPENAI_API_KEY, if set.'),
-    Param('model.api_model', '', "Served model name for the 'openai' backend. Empty: the first "
-          'one the server lists.'),
-    Param('model.timeout', 60.0, "Seconds the 'openai' server may take to answer.", above=0.0),
-    Param('model.retries', 2, "Extra attempts after the 'openai' server fails to connect or "
-          'answers 5xx/429.', minimum=0),
-    Param('model.quantization', '', "'' (none), '4bit' or '8bit': load the weights quantized "
-          'with bitsandbytes (CUDA only).', choices_from=('', *QUANTIZATIONS)),
-    Param('model.device', 'auto', "'auto' (cuda if available), 'cpu', 'cuda' or 'cuda:N'."),
-    Param('model.dtype', 'auto', "'auto' (bfloat16 on GPU, float32 on CPU), 'bfloat16', "
-          "'float16' or 'float32' (or bf16, fp16, fp32)."),
-    Param('model.attn_implementation', '', "Attention kernel, e.g. 'sdpa' or "
-          "'flash_attention_2'. Empty: the transformers default."),
-    Param('model.max_frames', 8, 'Most keyframes sent to the model as the progress video.',
-          minimum=1),
-    Param('model.max_pixels', 0, 'Pixel budget per frame (width x height); frames are '
-          'downscaled to fit. 0: the backend default.', minimum=0),
-    Param('model.trust_remote_code', False, 'Allow model folders that ship their own Python code. '
-          'Off unless you trust the folder.'),
+#: The strategy rows, until their dataclass declares them.
+_STRATEGY: tuple[Param, ...] = (
     Param('strategy.name', 'base', "Prompting strategy: 'base', 'cot' (chain of thought), "
           "'reflect' (self-reflection) or 'consistency' (self-consistency).", dynamic=True,
           choices_from=STRATEGIES),
@@ -126,7 +97,8 @@ _MODEL_AND_STRATEGY: tuple[Param, ...] = (
 
 PLANNER_PARAMS: tuple[Param, ...] = (
     *params_of(SessionConfig), *params_of(PlanningConfig), *params_of(NodeConfig),
-    *_MODEL_AND_STRATEGY, *params_of(KeyframeConfig, 'keyframes.'),
+    *params_of(ModelConfig, 'model.'), *_STRATEGY,
+    *params_of(KeyframeConfig, 'keyframes.'),
     *params_of(TriggerConfig, 'trigger.'),
 )
 
@@ -168,16 +140,7 @@ def node_config(values: Mapping[str, Any]) -> NodeConfig:
 
 def model_config(values: Mapping[str, Any]) -> ModelConfig:
     """The model part of complete ``values``."""
-    overrides = {'max_pixels': values['model.max_pixels']} if values['model.max_pixels'] else {}
-    return ModelConfig(backend=values['model.backend'], path=values['model.path'],
-                       device=values['model.device'], dtype=values['model.dtype'],
-                       attn_implementation=values['model.attn_implementation'],
-                       max_frames=values['model.max_frames'],
-                       trust_remote_code=values['model.trust_remote_code'],
-                       quantization=values['model.quantization'],
-                       tiny_arch=values['model.tiny_arch'], url=values['model.url'],
-                       api_model=values['model.api_model'], timeout=values['model.timeout'],
-                       retries=values['model.retries'], **overrides)
+    return params.build(ModelConfig, values, 'model.')
 
 
 def load_actions(values: Mapping[str, Any]) -> ActionLibrary:
@@ -192,7 +155,12 @@ def load_template(values: Mapping[str, Any]) -> PromptTemplate:
 
 
 def make_planner(values: Mapping[str, Any], backend) -> Planner:
-    """A planner over ``backend`` configured by complete ``values``."""
+    """A planner over ``backend`` configured by complete ``values``.
+
+    Raises:
+        ConfigError: the backend cannot do the configured ``strategy.scoring``.
+    """
+    check_scoring(backend, values['strategy.scoring'])
     strategy = make_strategy(strategy_config(values), load_template(values))
     return Planner(backend, load_actions(values), strategy,
                    min_confidence=values['min_confidence'])

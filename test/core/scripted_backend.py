@@ -25,33 +25,47 @@ from vlm_planner.models.base import VLMBackend
 class ScriptedBackend(VLMBackend):
     """Returns preset letter probabilities and replies, and records every call.
 
-    ``probs`` may be one list or a list of lists used in call order (the last one repeats).
+    ``probs`` may be one list or a list of lists used in call order (the last one repeats);
+    ``continuation_probs`` likewise for whole-label scores. ``replies`` are handed out in order,
+    one per generated sample, starting over when used up.
     """
 
     name = 'scripted'
 
     def __init__(self, probs=None, replies=None, continuation_probs=None):
         self.probs = probs if probs and isinstance(probs[0], list) else [probs or [1.0]]
-        self.replies = replies or []
+        self.replies = list(replies or [])
         self.score_calls = []
         self.generate_calls = []
-        self.continuation_probs = continuation_probs or []
+        self.continuation_probs = (continuation_probs if continuation_probs
+                                   and isinstance(continuation_probs[0], list)
+                                   else [continuation_probs or [1.0]])
         self.continuation_calls = []
+        self._next_reply = 0
 
     def score_letters(self, messages, letters):
         self.score_calls.append(list(messages))
-        p = np.asarray(self.probs[min(len(self.score_calls) - 1, len(self.probs) - 1)], float)
-        p = np.resize(p, len(letters)) + 1e-9
-        return np.log(p / p.sum())
+        return _log_distribution(self.probs, len(self.score_calls), len(letters))
 
     def score_continuations(self, messages, continuations):
         self.continuation_calls.append((list(messages), list(continuations)))
-        return np.log(np.asarray(self.continuation_probs[:len(continuations)], float))
+        return _log_distribution(self.continuation_probs, len(self.continuation_calls),
+                                 len(continuations))
 
     def generate(self, messages, *, num_samples=1, temperature=0.0, max_new_tokens=128):
         self.generate_calls.append((list(messages), num_samples, temperature))
-        texts = (self.replies * num_samples)[:num_samples] if self.replies else [''] * num_samples
+        texts = []
+        for _ in range(num_samples):
+            texts.append(self.replies[self._next_reply % len(self.replies)]
+                         if self.replies else '')
+            self._next_reply += 1
         return [Generation(t, len(t.split())) for t in texts]
+
+
+def _log_distribution(table, call, size):
+    """Log-probabilities of row ``call`` (1-based, the last repeats) of ``table``, resized."""
+    p = np.resize(np.asarray(table[min(call - 1, len(table) - 1)], float), size) + 1e-9
+    return np.log(p / p.sum())
 
 
 def message_text(messages) -> str:

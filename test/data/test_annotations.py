@@ -23,7 +23,8 @@ import yaml
 
 from vlm_planner.config_paths import default_actions_file
 from vlm_planner.core.actions import Action
-from vlm_planner.data.annotations import AnnotationError, load_annotation
+from vlm_planner.data.annotations import load_annotation
+from vlm_planner.errors import AnnotationError
 
 
 def point(**fields):

@@ -22,8 +22,9 @@ from sensor_msgs.msg import Image
 
 from test.data.bagfactory import GOAL_TOPIC, TOPIC, write_camera_bag
 from vlm_planner.data.bag_writer import BagWriter, write_bag
-from vlm_planner.data.bags import bag_info, BagError, read_camera, stamp_range, typestore
-from vlm_planner.errors import BagFormatError, BagNotFoundError, MessageTypeError
+from vlm_planner.data.bag_io import typestore
+from vlm_planner.data.bags import bag_info, read_camera, stamp_range
+from vlm_planner.errors import BagError, BagFormatError, BagNotFoundError, MessageTypeError
 from vlm_planner.ros.conversions import rgb_to_image_msg, seconds_to_stamp
 
 STORAGES = ('sqlite3', 'mcap')

@@ -25,11 +25,11 @@ import yaml
 
 from test.data.bagfactory import scene_images, write_camera_bag
 from vlm_planner.core.frames import Frame
-from vlm_planner.core.keyframes import keyframes_of, KeyframeConfig
-from vlm_planner.data.annotations import AnnotationError
-from vlm_planner.data.bags import BagError
+from vlm_planner.core.keyframes import KeyframeConfig
+from vlm_planner.core.session import replayed_keyframes
 from vlm_planner.data.episodes import BagDataset, EgoPlanDataset, load_dataset
 from vlm_planner.data.media import load_frames
+from vlm_planner.errors import AnnotationError, BagError
 
 CONFIG = KeyframeConfig(policy='interval', max_count=3, min_interval=0.25)
 GOAL_A = 'put the red block in the bin'
@@ -83,13 +83,13 @@ def test_bag_replay_is_the_live_pipeline(tmp_path, recording):
     def upto(t, since=None):
         return [f for f in frames if (since is None or f.stamp > since) and f.stamp <= t + 1e-9]
     # The first task: everything up to each decision, through the same buffer code.
-    assert_same_frames(a1.frames, keyframes_of(upto(100.45), CONFIG))
-    assert_same_frames(a2.frames, keyframes_of(upto(100.9), CONFIG))
+    assert_same_frames(a1.frames, replayed_keyframes(upto(100.45), CONFIG))
+    assert_same_frames(a2.frames, replayed_keyframes(upto(100.9), CONFIG))
     # The goal changed: a new task starts with the newest frame seen at the last old decision.
     start_b = upto(100.9)[-1:]
-    assert_same_frames(b1.frames, keyframes_of(start_b + upto(101.25, 100.9), CONFIG))
-    assert_same_frames(b1_again.frames, keyframes_of(start_b + upto(101.3, 100.9), CONFIG))
-    assert_same_frames(b2.frames, keyframes_of(start_b + upto(101.9, 100.9), CONFIG))
+    assert_same_frames(b1.frames, replayed_keyframes(start_b + upto(101.25, 100.9), CONFIG))
+    assert_same_frames(b1_again.frames, replayed_keyframes(start_b + upto(101.3, 100.9), CONFIG))
+    assert_same_frames(b2.frames, replayed_keyframes(start_b + upto(101.9, 100.9), CONFIG))
     assert b2.frames[-1].stamp == pytest.approx(101.9)
 
 
@@ -99,7 +99,7 @@ def test_bag_replay_with_change_policy_and_header_free_frames(tmp_path):
     (item,) = BagDataset(notes, name='run').items(KeyframeConfig())
     visible = [f for f in bag.frames if f.stamp <= bag.frames[0].stamp + 0.75]
     assert item.dataset == 'run'
-    assert_same_frames(item.frames, keyframes_of(visible, KeyframeConfig()))
+    assert_same_frames(item.frames, replayed_keyframes(visible, KeyframeConfig()))
 
 
 def test_bag_replay_checks_the_recording_before_any_item(tmp_path, recording):
@@ -172,14 +172,14 @@ def test_egoplan_items_from_a_video_and_a_frame_folder(egoplan):
     assert [c.label for c in video.candidates][1] == 'put the held block in the bin'
     decoded = load_frames(root / 'vid1.avi')  # the same decoder, every frame
     progress = [Frame(decoded[n].image, n / 10) for n in range(4, 21, 2)]
-    assert_same_frames(video.frames, keyframes_of(progress, CONFIG))
+    assert_same_frames(video.frames, replayed_keyframes(progress, CONFIG))
     assert video.decision_time == pytest.approx(2.0) == video.frames[-1].stamp
 
     assert (folder.item_id, folder.answer, folder.task) == ('vid2_0', 2, 'tidying')
     images = scene_images(10, width=64, height=48)
     # fps 30 (the default for folders) at 5 samples a second: every 6th frame, then the current.
     progress = [Frame(images[n - 1], n / 30) for n in (2, 7)]
-    assert_same_frames(folder.frames, keyframes_of(progress, CONFIG))
+    assert_same_frames(folder.frames, replayed_keyframes(progress, CONFIG))
 
 
 @pytest.mark.parametrize('fields, message', [

@@ -21,11 +21,14 @@ import signal
 import subprocess
 import sys
 import time
+from urllib.parse import urlparse
 
 import pytest
 import yaml
 
 from test.data.bagfactory import LIBRARY, write_camera_bag
+from test.models.fake_openai_api import MODEL, serve_fake_api
+from vlm_planner.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 GOAL = 'put all blocks in the bin'
@@ -112,3 +115,33 @@ def test_bad_data_path_is_reported_with_the_file_name(tmp_path):
                             text=True, timeout=120, env=os.environ.copy(), cwd=REPO)
     assert result.returncode == 2
     assert 'notes.yaml' in result.stderr
+
+
+@pytest.mark.parametrize('how', ['--model', '-p'])
+def test_eval_of_a_served_model_asks_its_server(tmp_path, how, capsys):
+    data = annotated_recording(tmp_path / 'a', 'sqlite3', 2)
+    out = tmp_path / 'out'
+    with serve_fake_api() as api:
+        model = (['--model', f'openai:{api.url}#{MODEL}'] if how == '--model' else
+                 ['-p', 'model.backend:=openai', '-p', f'model.url:={api.url}', '-p',
+                  f'model.api_model:={MODEL}'])
+        code = main(['eval', '--quiet', '--data', str(data), *model, '--out', str(out)])
+        posts = api.posts()
+
+    assert code == 0, capsys.readouterr().err
+    records = read_results(out)
+    assert len(records) == len(posts) == 2
+    assert {r['model'] for r in records} == {f'{urlparse(api.url).netloc}/{MODEL}'}
+    assert not any(r['untrained'] for r in records)
+    assert [r['predicted'] for r in records] == [0, 0]  # the fake server ranks ' A' first
+    assert 'untrained model' not in (out / 'report.md').read_text()
+
+
+def test_eval_refuses_a_model_option_that_parameters_contradict(tmp_path, capsys):
+    data = annotated_recording(tmp_path / 'a', 'sqlite3', 1)
+
+    code = main(['eval', '--quiet', '--data', str(data), '--model', 'tiny', '-p',
+                 'model.backend:=openai', '--out', str(tmp_path / 'out')])
+
+    assert code == 2
+    assert 'drop --model tiny or drop the parameter model.backend' in capsys.readouterr().err

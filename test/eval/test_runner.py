@@ -15,18 +15,22 @@
 """Tests for the evaluation loop and its resumable results file, with a real tiny model."""
 
 import json
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 
+from test.models.fake_openai_api import MODEL, serve_fake_api
+
 from vlm_planner.core.actions import Action
 from vlm_planner.core.frames import Frame
-from vlm_planner.core.keyframes import keyframes_of
+from vlm_planner.core.session import replayed_keyframes
 from vlm_planner.data.items import Dataset, EvalItem
 from vlm_planner.errors import ConfigError
 from vlm_planner.eval.results import ResultsError, ResultStore
 from vlm_planner.eval.runner import Evaluation
 from vlm_planner.models.factory import load_backend
+from vlm_planner.models.spec import parse_model_spec
 
 ACTIONS = (Action('pick up the red block', 'pick', 'red block'),
            Action('put the held block in the bin', 'put', 'bin'),
@@ -54,7 +58,7 @@ class MemoryDataset(Dataset):
                       for t in (0.0, 1.0, 2.0)]
             candidates = ACTIONS if i != self.bad_item else ACTIONS + (ACTIONS[0],)
             yield EvalItem(self.name, f'item{i}', 'tidy', 'put the red block in the bin',
-                           candidates, i % 3, tuple(keyframes_of(frames, keyframes)), 2.0)
+                           candidates, i % 3, tuple(replayed_keyframes(frames, keyframes)), 2.0)
 
 
 class CountingLoader:
@@ -118,6 +122,33 @@ def test_bad_settings_fail_before_any_work(tmp_path):
         Evaluation([], ['tiny'], ['base'], tmp_path)
     assert not (tmp_path / 'results.jsonl').exists() or not (
         tmp_path / 'results.jsonl').read_text()
+
+
+def test_a_served_model_is_evaluated_through_its_server(tmp_path):
+    with serve_fake_api() as api:
+        run = Evaluation([MemoryDataset('mem', 2)], [f'openai:{api.url}#{MODEL}'], ['base'],
+                         tmp_path)
+        records = run.run(progress=False)
+        posts = api.posts()
+
+    assert [r['model'] for r in records] == [f'{urlparse(api.url).netloc}/{MODEL}'] * 2
+    assert [r['predicted'] for r in records] == [0, 0]  # the fake server ranks ' A' first
+    assert not any(r['untrained'] for r in records)
+    assert len(posts) == 2 and {p['model'] for p in posts} == {MODEL}
+
+
+def test_models_are_named_after_what_runs_and_parameters_may_not_contradict_them(tmp_path):
+    refined = Evaluation([MemoryDataset('m', 1)], ['tiny', parse_model_spec('tiny:smolvlm')],
+                         ['base'], tmp_path, overrides={'model.device': 'cpu'})
+    assert [m.name for m in refined.models] == ['tiny-qwen2_5_vl', 'tiny-smolvlm']
+    arch = Evaluation([MemoryDataset('m', 1)], ['tiny'], ['base'], tmp_path,
+                      overrides={'model.tiny_arch': 'smolvlm'})
+    assert [m.name for m in arch.models] == ['tiny-smolvlm']
+    with pytest.raises(ConfigError, match='drop --model tiny or drop the parameter model.url'):
+        Evaluation([MemoryDataset('m', 1)], ['tiny'], ['base'], tmp_path,
+                   overrides={'model.url': 'http://localhost:8000/v1'})
+    with pytest.raises(ConfigError, match=r"models \['tiny-qwen2_5_vl'\] given twice"):
+        Evaluation([MemoryDataset('m', 1)], ['tiny', 'tiny:qwen2_5_vl'], ['base'], tmp_path)
 
 
 def test_results_file_drops_a_cut_off_last_line_and_refuses_garbage(tmp_path):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 
 import pytest
 
@@ -25,14 +26,15 @@ from vlm_planner.core.chat import Message
 from vlm_planner.errors import ConfigError, ModelLoadError
 from vlm_planner.models.base import VLMBackend
 from vlm_planner.models.factory import load_backend, ModelConfig
+from vlm_planner.models.model_card import CARD_NAME, ModelCard, write_model_card
 
 
 def test_defaults():
     config = ModelConfig()
 
     assert (config.backend, config.path, config.device, config.dtype) == (
-        'transformers', '', 'auto', 'auto')
-    assert config.max_frames == 8 and config.max_pixels > 0
+        'tiny', '', 'auto', 'auto')
+    assert config.max_frames == 8 and config.max_pixels == 0 and config.pixel_budget > 0
     assert config.trust_remote_code is False
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.path = 'x'
@@ -53,21 +55,46 @@ def test_tiny_backend_is_flagged_untrained(tiny_cache, monkeypatch, caplog):
 
 
 def test_transformers_backend_on_a_model_folder(tiny_model_path):
-    backend = load_backend(ModelConfig(path=str(tiny_model_path), device='cpu'))
+    backend = load_backend(ModelConfig(backend='transformers', path=str(tiny_model_path),
+                                       device='cpu'))
 
     assert backend.name == tiny_model_path.name
-    # The folder holds the tiny marker, so even this route says the model is untrained.
+    # The folder's model card says untrained, so even this route says so.
     assert backend.untrained is True
+
+
+def test_a_model_folder_reports_its_card(tiny_model_path, tmp_path, caplog):
+    folder = tmp_path / 'fine-tuned'
+    shutil.copytree(tiny_model_path, folder)
+    write_model_card(folder, ModelCard(trained_on='tabletop demos, train.py --epochs 2',
+                                       recommended={'strategy.scoring': 'likelihood'}))
+
+    with caplog.at_level(logging.WARNING, logger='vlm_planner.models.factory'):
+        backend = load_backend(ModelConfig(backend='transformers', path=str(folder), device='cpu'))
+
+    assert backend.untrained is False and 'untrained' not in caplog.text
+    assert backend.card.trained_on == 'tabletop demos, train.py --epochs 2'
+    assert backend.card.recommended == {'strategy.scoring': 'likelihood'}
+
+
+def test_a_malformed_card_fails_the_load_with_its_file_named(tiny_model_path, tmp_path):
+    folder = tmp_path / 'broken'
+    shutil.copytree(tiny_model_path, folder)
+    (folder / CARD_NAME).write_text('{"untrained": "no"}')
+
+    with pytest.raises(ConfigError, match=f'model card {folder / CARD_NAME} is malformed'):
+        load_backend(ModelConfig(backend='transformers', path=str(folder), device='cpu'))
 
 
 def test_transformers_backend_needs_a_path():
     with pytest.raises(ConfigError, match="model.path.*'tiny'"):
-        load_backend(ModelConfig())
+        load_backend(ModelConfig(backend='transformers'))
 
 
 def test_transformers_backend_with_missing_folder(tmp_path):
     with pytest.raises(ModelLoadError, match='does not exist'):
-        load_backend(ModelConfig(path=str(tmp_path / 'missing'), device='cpu'))
+        load_backend(ModelConfig(backend='transformers', path=str(tmp_path / 'missing'),
+                                 device='cpu'))
 
 
 def test_unknown_backend_lists_the_choices():
@@ -82,10 +109,10 @@ def test_unknown_tiny_arch_is_a_config_error(tmp_path, monkeypatch):
         load_backend(ModelConfig(backend='tiny', tiny_arch='nope'))
 
 
-@pytest.mark.parametrize('field', ['max_frames', 'max_pixels'])
-def test_non_positive_limits_are_config_errors(field):
+@pytest.mark.parametrize('field, value', [('max_frames', 0), ('max_pixels', -1)])
+def test_out_of_range_limits_are_config_errors(field, value):
     with pytest.raises(ConfigError, match=field):
-        ModelConfig(**{field: 0})
+        ModelConfig(**{field: value})
 
 
 def test_unknown_quantization_is_a_config_error():
@@ -96,4 +123,5 @@ def test_unknown_quantization_is_a_config_error():
 
 def test_quantization_reaches_the_backend(tiny_model_path):
     with pytest.raises(ConfigError, match='model.quantization 8bit needs .*CUDA GPU'):
-        load_backend(ModelConfig(path=str(tiny_model_path), device='cpu', quantization='8bit'))
+        load_backend(ModelConfig(backend='transformers', path=str(tiny_model_path), device='cpu',
+                                 quantization='8bit'))

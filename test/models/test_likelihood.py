@@ -24,9 +24,9 @@ import torch
 
 from test.models.conftest import sharpened
 from vlm_planner.core.chat import ImagePart, Message, TextPart, VideoPart
-from vlm_planner.errors import InferenceError
+from vlm_planner.errors import ConfigError, InferenceError
 from vlm_planner.models import likelihood, prefix_cache
-from vlm_planner.models.base import VLMBackend
+from vlm_planner.models.base import check_scoring, VLMBackend
 
 QUESTION = 'My current task is to stack all blocks into one tower. What should be my next action?'
 
@@ -209,11 +209,20 @@ class LettersOnly(VLMBackend):
         return []
 
 
-def test_the_default_protocol_method_raises(prompt):
-    with pytest.raises(NotImplementedError,
-                       match="backend letters-only .* cannot score full answers; "
-                             "use scoring 'letter'"):
+def test_the_default_protocol_method_raises_a_config_error_that_says_what_to_do(prompt):
+    assert LettersOnly().supports_likelihood is False
+    with pytest.raises(ConfigError, match="strategy.scoring 'likelihood' needs a backend that "
+                                          'scores whole answers, and backend letters-only '
+                                          r'\(LettersOnly\) cannot. Set strategy.scoring:=letter'):
         LettersOnly().score_continuations(prompt, ['pick up the red block'])
+
+
+def test_scoring_is_checked_against_the_backend_before_any_question(backend):
+    check_scoring(LettersOnly(), 'letter')
+    check_scoring(backend, 'likelihood')
+    assert backend.supports_likelihood is True
+    with pytest.raises(ConfigError, match='letters-only'):
+        check_scoring(LettersOnly(), 'likelihood')
 
 
 def test_every_arch_shares_the_prefix_exactly(arch_model_path, prompt, monkeypatch):

@@ -23,8 +23,9 @@ import pytest
 
 from vlm_planner.errors import ConfigError
 from vlm_planner.models import tiny
-from vlm_planner.models.tiny import (build_tiny_model, ensure_tiny_model, MARKER_NAME,
-                                     read_tiny_marker, SUPPORTED_ARCHS)
+from vlm_planner.models.model_card import CARD_NAME, LEGACY_TINY_MARKER, ModelCard, read_model_card
+from vlm_planner.models.tiny import (BUILD_FORMAT, build_tiny_model, ensure_tiny_model,
+                                     SUPPORTED_ARCHS)
 
 #: Model class, chat-template markers of a video and an image, generation prompt end, end of
 #: turn token and padding token of each architecture (those of the real released models).
@@ -151,14 +152,17 @@ def test_processor_and_model_agree_on_the_media_tokens(arch_model_path):
         assert processor.video_token_id == model.config.video_token_id
 
 
-def test_marker_says_untrained(arch_model_path, arch):
-    marker = json.loads((arch_model_path / MARKER_NAME).read_text())
+def test_model_card_says_untrained_and_keeps_the_build_key(arch_model_path, arch):
+    card = read_model_card(arch_model_path)
 
-    assert marker['untrained'] is True
-    assert (marker['arch'], marker['seed']) == (arch, 0)
-    assert marker['model_class'] == EXPECTED[arch][0]
-    assert read_tiny_marker(arch_model_path) == marker
-    assert read_tiny_marker(arch_model_path.parent) is None
+    assert card.untrained is True
+    assert card.trained_on.startswith('nothing')
+    assert card.recommended == {}
+    assert (card.details['arch'], card.details['seed']) == (arch, 0)
+    assert card.details['format'] == BUILD_FORMAT
+    assert card.details['model_class'] == EXPECTED[arch][0]
+    assert json.loads((arch_model_path / CARD_NAME).read_text())['untrained'] is True
+    assert read_model_card(arch_model_path.parent) == ModelCard()
 
 
 def test_same_seed_same_model_other_seed_other_weights(tmp_path, arch_model_path, arch):
@@ -179,13 +183,13 @@ def test_same_seed_same_model_other_seed_other_weights(tmp_path, arch_model_path
 
 def test_ensure_reuses_an_existing_build(tiny_cache, arch_model_path, arch):
     weights = arch_model_path / 'model.safetensors'
-    before = (weights.stat().st_mtime_ns, (arch_model_path / MARKER_NAME).stat().st_mtime_ns)
+    before = (weights.stat().st_mtime_ns, (arch_model_path / CARD_NAME).stat().st_mtime_ns)
 
     path = ensure_tiny_model(cache_dir=tiny_cache, arch=arch)
 
     assert path == tiny_cache / 'tiny' / f'{arch}-seed0'
     assert path == arch_model_path
-    assert (weights.stat().st_mtime_ns, (path / MARKER_NAME).stat().st_mtime_ns) == before
+    assert (weights.stat().st_mtime_ns, (path / CARD_NAME).stat().st_mtime_ns) == before
 
 
 def test_ensure_uses_the_cache_environment_variable(tiny_cache, monkeypatch):
@@ -194,15 +198,18 @@ def test_ensure_uses_the_cache_environment_variable(tiny_cache, monkeypatch):
     assert ensure_tiny_model() == tiny_cache / 'tiny' / 'qwen2_5_vl-seed0'
 
 
-def test_ensure_rebuilds_an_incomplete_folder(tmp_path):
+def test_ensure_rebuilds_an_incomplete_folder_or_a_build_from_before_model_cards(tmp_path):
     target = tmp_path / 'tiny' / 'qwen2_5_vl-seed0'
     target.mkdir(parents=True)
     (target / 'config.json').write_text('{}')
+    (target / LEGACY_TINY_MARKER).write_text(json.dumps(
+        {'format': 1, 'untrained': True, 'arch': 'qwen2_5_vl', 'seed': 0}))
 
     path = ensure_tiny_model(cache_dir=tmp_path)
 
     assert path == target
-    assert read_tiny_marker(path)['untrained'] is True
+    assert read_model_card(path).details['format'] == BUILD_FORMAT
+    assert not (path / LEGACY_TINY_MARKER).exists()
     assert json.loads((path / 'config.json').read_text())['model_type'] == 'qwen2_5_vl'
     assert [p.name for p in target.parent.iterdir()] == [target.name]
 

@@ -12,7 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tests of image message <-> numpy conversions, each checked against independently built bytes."""
+"""Tests of image message <-> numpy conversions with rclpy messages, as the live node has them.
+
+Decoding is :mod:`vlm_planner.data.image_decoding` (no ROS import), encoding
+:mod:`vlm_planner.ros.conversions`; each is checked against independently built bytes.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +30,12 @@ pytest.importorskip('sensor_msgs.msg')
 from builtin_interfaces.msg import Time  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
+from vlm_planner.data import image_decoding  # noqa: E402
+from vlm_planner.data.image_decoding import (  # noqa: E402
+    compressed_msg_to_rgb, image_msg_to_rgb, stamp_to_seconds, SUPPORTED_ENCODINGS)
 from vlm_planner.ros import conversions  # noqa: E402
 from vlm_planner.ros.conversions import (  # noqa: E402
-    compressed_msg_to_rgb, image_msg_to_rgb, rgb_to_compressed_msg, rgb_to_image_msg,
-    seconds_to_stamp, stamp_to_seconds, SUPPORTED_ENCODINGS)
+    rgb_to_compressed_msg, rgb_to_image_msg, seconds_to_stamp)
 
 HEIGHT, WIDTH = 5, 6
 
@@ -453,8 +459,9 @@ def test_bad_seconds(bad):
 
 
 def test_module_exports():
-    for name in ('image_msg_to_rgb', 'compressed_msg_to_rgb', 'rgb_to_image_msg',
-                 'rgb_to_compressed_msg', 'stamp_to_seconds', 'seconds_to_stamp',
-                 'SUPPORTED_ENCODINGS'):
+    for name in ('rgb_to_image_msg', 'rgb_to_compressed_msg', 'seconds_to_stamp'):
         assert hasattr(conversions, name)
+    for name in ('image_msg_to_rgb', 'compressed_msg_to_rgb', 'stamp_to_seconds',
+                 'SUPPORTED_ENCODINGS', 'DEFAULT_MAX_PIXELS'):
+        assert hasattr(image_decoding, name) and not hasattr(conversions, name)
     assert isinstance(SUPPORTED_ENCODINGS, tuple)

@@ -21,6 +21,8 @@ approximate spacing), since callbacks run late on a busy two-core machine.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 
@@ -41,7 +43,8 @@ from std_msgs.msg import String  # noqa: E402
 from test.conftest import spin_until  # noqa: E402
 from vlm_planner.errors import (BagError, BagFormatError, BagNotFoundError,  # noqa: E402
                                 ConfigError, MessageTypeError)
-from vlm_planner.ros.player import BagPlayer, message_class, parse_remaps  # noqa: E402
+from vlm_planner.ros.message_types import message_class  # noqa: E402
+from vlm_planner.ros.player import BagPlayer, parse_remaps  # noqa: E402
 from vlm_planner.ros.qos import COMMAND_QOS, SENSOR_QOS  # noqa: E402
 from vlm_planner.ros.recorder import DecisionRecorder, parse_record_topics  # noqa: E402
 
@@ -316,3 +319,15 @@ def test_play_command_plays_and_records(tmp_path, capsys):
     assert main(['play', str(tmp_path / 'missing'), '--record', str(tmp_path / 'out2')]) == 2
     assert 'does not exist' in capsys.readouterr().err
     assert not (tmp_path / 'out2').exists()
+
+
+def test_message_types_load_by_name_and_the_recorder_needs_no_player():
+    assert message_class('std_msgs/msg/String') is String
+    assert message_class('std_msgs/String') is String
+    with pytest.raises(MessageTypeError, match="'std_msgs' is not a ROS 2 message type name"):
+        message_class('std_msgs')
+    code = ('import sys, vlm_planner.ros.recorder; '
+            'print("vlm_planner.ros.player" in sys.modules)')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == 'False', result.stderr

@@ -39,8 +39,8 @@ from test.conftest import rosout_qos, spin_until  # noqa: E402
 ROSOUT_QOS = rosout_qos()
 from vlm_planner.config_paths import default_actions_file  # noqa: E402
 from vlm_planner.core.actions import ActionLibrary  # noqa: E402
+from vlm_planner.data.image_decoding import compressed_msg_to_rgb, image_msg_to_rgb  # noqa: E402
 from vlm_planner.errors import ConfigError  # noqa: E402
-from vlm_planner.ros.conversions import compressed_msg_to_rgb, image_msg_to_rgb  # noqa: E402
 from vlm_planner.ros.mock_manipulator_node import MockManipulatorNode  # noqa: E402
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS  # noqa: E402
 from vlm_planner.ros.scene_camera_node import SceneCameraNode  # noqa: E402

@@ -48,20 +48,53 @@ class Frame:
 def thumbnail(image: np.ndarray, size: int = 32) -> np.ndarray:
     """Return a small grey float version of ``image`` for cheap change detection.
 
-    Block-averages rather than resizes, so no OpenCV import is needed in ``core``. Large images
-    are first subsampled to about four pixels per thumbnail cell: this runs in the image callback.
+    The thumbnail is always ``size x size``, whatever the image's shape (any H, W >= 1, colour or
+    grey), so any two thumbnails can be compared. Along a side of at least ``size`` pixels, each
+    cell is the mean of its block of pixels; along a shorter side, pixels are repeated (nearest
+    neighbour). Large images are first subsampled to about four pixels per thumbnail cell: this
+    runs in the image callback. No OpenCV is needed in ``core``.
+
+    Args:
+        image: ``H x W x C`` or ``H x W`` array.
+        size: the thumbnail's side, at least 1.
+
+    Returns:
+        A ``size x size`` float32 array of grey values in the image's range (0..255 for uint8).
     """
     step = max(1, min(image.shape[:2]) // (4 * size))
-    grey = image[::step, ::step].astype(np.float32).mean(axis=2)
-    h, w = grey.shape
-    rows = np.linspace(0, h, min(size, h) + 1).astype(int)
-    cols = np.linspace(0, w, min(size, w) + 1).astype(int)
-    # Sum over blocks with reduceat, then divide by block areas.
-    sums = np.add.reduceat(np.add.reduceat(grey, rows[:-1], axis=0), cols[:-1], axis=1)
-    areas = np.outer(np.diff(rows), np.diff(cols))
-    return sums / areas
+    sampled = image[::step, ::step].astype(np.float32)
+    grey = sampled.mean(axis=2) if sampled.ndim == 3 else sampled
+    return _resized(grey, size).astype(np.float32)
 
 
 def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean absolute difference of two thumbnails, scaled to 0..1."""
+    """Mean absolute difference of two thumbnails, scaled to 0..1.
+
+    Thumbnails of different shapes (made with different ``size``) are compared at the smaller
+    one's size; this never raises for two non-empty 2-D thumbnails.
+    """
+    if a.shape != b.shape:
+        side = min(min(a.shape), min(b.shape))
+        a, b = _resized(a, side), _resized(b, side)
     return float(np.abs(a - b).mean() / 255.0)
+
+
+def _resized(grey: np.ndarray, size: int) -> np.ndarray:
+    """``grey`` (2-D) block-averaged or repeated to ``size x size`` (see :func:`_cells`)."""
+    row_starts, row_counts = _cells(grey.shape[0], size)
+    col_starts, col_counts = _cells(grey.shape[1], size)
+    # Sum over blocks with reduceat (a repeated start sums one pixel), then divide by areas.
+    sums = np.add.reduceat(np.add.reduceat(grey, row_starts, axis=0), col_starts, axis=1)
+    return sums / np.outer(row_counts, col_counts)
+
+
+def _cells(length: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start index and pixel count of each of ``size`` cells along a side of ``length`` pixels.
+
+    A side of at least ``size`` pixels is split into ``size`` blocks of nearly equal length; a
+    shorter side gives each cell its nearest pixel (count 1), repeating pixels.
+    """
+    if length >= size:
+        edges = (np.arange(size + 1, dtype=np.intp) * length) // size  # strictly increasing
+        return edges[:-1], np.diff(edges)
+    return (np.arange(size, dtype=np.intp) * length) // size, np.ones(size, dtype=np.intp)

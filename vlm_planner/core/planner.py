@@ -16,23 +16,31 @@
 
 :class:`Planner` turns (goal, frames, candidate actions) into a :class:`Decision`: it builds the
 planning question, runs the prompting strategy on a model backend, and maps the answer back to an
-action-library label. Whatever the model says, the decided action is always a library label.
+action-library label. Whatever the model says, the decided action is a library label or *no
+action*: when the strategy could read no candidate from the model (see ``on_invalid`` in
+:mod:`vlm_planner.core.strategies`) the decision has ``needs_help`` set, an empty ``action``, a
+``None`` index, the reason in ``needs_help_reason``, and is never accepted. The rationale is
+bounded to ``max_rationale_chars`` characters.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import TYPE_CHECKING, Any, Sequence
 
 from vlm_planner.core.actions import ActionLibrary
 from vlm_planner.core.frames import Frame
 from vlm_planner.core.prompts import PlanningQuestion
-from vlm_planner.core.strategies import Strategy
+from vlm_planner.core.strategies import Strategy, StrategyResult
 from vlm_planner.errors import ConfigError
 
 if TYPE_CHECKING:
     from vlm_planner.models.base import VLMBackend
+
+#: Default bound on a decision's rationale, in characters.
+MAX_RATIONALE_CHARS = 2000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,11 +49,11 @@ class Decision:
 
     stamp: float  # capture time of the current frame
     goal: str
-    action: str  # the chosen action-library label
-    index: int  # position of the action among the candidates
+    action: str  # the chosen action-library label; '' when the decision needs help
+    index: int | None  # position of the action among the candidates; None when it needs help
     candidates: tuple[str, ...]
-    confidence: float
-    accepted: bool  # confidence reached the planner's minimum
+    confidence: float  # in [0, 1]; 0 when the decision needs help
+    accepted: bool  # an action was chosen and its confidence reached the planner's minimum
     strategy: str
     model: str
     untrained: bool
@@ -53,30 +61,68 @@ class Decision:
     keyframe_stamps: tuple[float, ...]
     scores: list[float] | None = None
     votes: list[int] | None = None
-    rationale: str = ''
+    rationale: str = ''  # at most the planner's max_rationale_chars
     tokens: int = 0
     invalid_answers: int = 0
     answer_method: str = 'scored'
+    needs_help: bool = False  # the model named no candidate action: no action was chosen
+    needs_help_reason: str = ''
 
     def to_record(self) -> dict[str, Any]:
-        """Return the decision as a JSON-serialisable dict."""
+        """Return the decision as a JSON-serialisable dict (``index`` None becomes null)."""
         record = dataclasses.asdict(self)
         record['candidates'] = list(self.candidates)
         record['keyframe_stamps'] = list(self.keyframe_stamps)
         return record
 
 
+def bound_text(text: str, max_chars: int) -> str:
+    """Return ``text`` cut to at most ``max_chars`` characters, its start and end kept.
+
+    The cut part is replaced by a marker saying how many characters were left out.
+    """
+    if len(text) <= max_chars:
+        return text
+    # The marker is sized for the longest count, so text and marker stay within max_chars.
+    keep = max_chars - len(_cut_marker(len(text)))
+    if keep < 2:
+        return text[:max_chars]
+    head = keep // 2
+    return text[:head] + _cut_marker(len(text) - keep) + text[len(text) - (keep - head):]
+
+
+def _cut_marker(count: int) -> str:
+    return f' [... {count} characters cut ...] '
+
+
 class Planner:
     """Decides the next action with a backend, a strategy and an action library."""
 
     def __init__(self, backend: 'VLMBackend', actions: ActionLibrary, strategy: Strategy, *,
-                 min_confidence: float = 0.0) -> None:
+                 min_confidence: float = 0.0,
+                 max_rationale_chars: int = MAX_RATIONALE_CHARS) -> None:
+        """Check the limits and keep the parts.
+
+        Args:
+            backend: the model.
+            actions: the action library every decided action comes from.
+            strategy: how the model is asked.
+            min_confidence: decisions below this confidence (0..1) are not accepted.
+            max_rationale_chars: longest rationale kept in a decision (0: none kept).
+
+        Raises:
+            ConfigError: ``min_confidence`` or ``max_rationale_chars`` is out of range.
+        """
         if not 0.0 <= min_confidence <= 1.0:
             raise ConfigError(f'min_confidence must be within 0..1, got {min_confidence}.')
+        if max_rationale_chars < 0:
+            raise ConfigError(f'max_rationale_chars must be 0 or more, got '
+                              f'{max_rationale_chars}.')
         self.backend = backend
         self.actions = actions
         self.strategy = strategy
         self.min_confidence = min_confidence
+        self.max_rationale_chars = max_rationale_chars
 
     def decide(self, goal: str, frames: Sequence[Frame],
                candidates: Sequence[str] | None = None) -> Decision:
@@ -87,6 +133,9 @@ class Planner:
             frames: keyframes in time order; the last one is the current observation.
             candidates: labels to choose from (default: the whole library); each must be in the
                 library.
+
+        Returns:
+            The decision: a library label, or no action with ``needs_help`` set.
 
         Raises:
             ValueError: no frames or an empty goal.
@@ -103,12 +152,34 @@ class Planner:
         start = time.perf_counter()
         result = self.strategy.decide(self.backend, question)
         latency = time.perf_counter() - start
+        index, reason = _checked_index(result, len(labels), self.strategy.name)
+        confidence = _unit(result.confidence) if index is not None else 0.0
         return Decision(
-            stamp=frames[-1].stamp, goal=question.goal, action=labels[result.index],
-            index=result.index, candidates=labels, confidence=result.confidence,
-            accepted=result.confidence >= self.min_confidence, strategy=self.strategy.name,
-            model=self.backend.name, untrained=bool(getattr(self.backend, 'untrained', False)),
-            latency_s=latency, keyframe_stamps=tuple(f.stamp for f in frames),
-            scores=result.scores, votes=result.votes, rationale=result.rationale,
+            stamp=frames[-1].stamp, goal=question.goal,
+            action='' if index is None else labels[index], index=index, candidates=labels,
+            confidence=confidence,
+            accepted=index is not None and confidence >= self.min_confidence,
+            strategy=self.strategy.name, model=self.backend.name,
+            untrained=self.backend.untrained, latency_s=latency,
+            keyframe_stamps=tuple(f.stamp for f in frames), scores=result.scores,
+            votes=result.votes, rationale=bound_text(result.rationale, self.max_rationale_chars),
             tokens=result.tokens, invalid_answers=result.invalid_answers,
-            answer_method=result.answer_method)
+            answer_method=result.answer_method, needs_help=index is None,
+            needs_help_reason=reason)
+
+
+def _checked_index(result: StrategyResult, count: int, strategy: str) -> tuple[int | None, str]:
+    """The result's index if it names a candidate, else None and why."""
+    index = result.index
+    if index is None:
+        return None, result.reason or f'strategy {strategy} chose no candidate action'
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+        return None, (f'strategy {strategy} returned index {index!r}, which names none of the '
+                      f'{count} candidates; no action taken (a bug in the strategy)')
+    return index, ''
+
+
+def _unit(value: float) -> float:
+    """``value`` within [0, 1]; NaN becomes 0."""
+    value = float(value)
+    return 0.0 if math.isnan(value) else min(max(value, 0.0), 1.0)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from vlm_planner.core.chat import ImagePart, Message, TextPart, VideoPart
+from vlm_planner.core.chat import ImagePart, Message, Part, TextPart, VideoPart
 from vlm_planner.core.frames import Frame
 from vlm_planner.errors import ConfigError
 
@@ -117,7 +117,7 @@ def format_choice(template: PromptTemplate, question: PlanningQuestion, index: i
 def build_messages(template: PromptTemplate, question: PlanningQuestion,
                    instruction: str) -> list[Message]:
     """Return the chat messages for ``question``, ending the user turn with ``instruction``."""
-    parts = []
+    parts: list[Part] = []
     if question.history:
         times = ', '.join(f'{f.stamp - question.current.stamp:+.1f} s' for f in question.history)
         parts.append(TextPart(template.progress.format(count=len(question.history), times=times)))

@@ -147,7 +147,10 @@ class DecisionSession:
         return self._goal
 
     def set_goal(self, text: str) -> str:
-        """Take a new goal; a different goal starts a new task. Return a problem or ''."""
+        """Take a goal; one other than the current goal starts a new task. Return a problem or ''.
+
+        The first goal keeps the frames seen so far: the task began when the camera did.
+        """
         goal = text.strip()
         if len(goal) > self.config.max_goal_chars:
             self.stats['goals_rejected'] += 1
@@ -159,8 +162,9 @@ class DecisionSession:
         self.problems['goal'] = ''
         if goal and goal != self._goal:
             with self._lock:
-                self._goal = goal
-            self.buffer.reset(keep_latest=True)
+                previous, self._goal = self._goal, goal
+            if previous:  # a different task: its keyframes start at the current frame
+                self.buffer.reset(keep_latest=True)
         return ''
 
     def add_frame(self, image: np.ndarray, stamp: float | None = None) -> str:

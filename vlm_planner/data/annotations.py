@@ -62,7 +62,7 @@ from pathlib import Path
 import yaml
 
 from vlm_planner.core.actions import Action, ActionLibrary, normalize_label
-from vlm_planner.errors import ActionLibraryError, VlmPlannerError
+from vlm_planner.errors import ActionLibraryError, AnnotationError
 
 TOP_KEYS = ('bag', 'topic', 'actions_file', 'task', 'time_is_absolute', 'decision_points')
 POINT_KEYS = ('id', 'time', 'time_is_absolute', 'goal', 'candidates', 'answer', 'verb', 'noun',
@@ -71,10 +71,6 @@ CANDIDATE_KEYS = tuple(f.name for f in dataclasses.fields(Action))
 
 #: Times this close outside the recording (seconds) count as its first or last frame.
 TIME_TOLERANCE = 1e-6
-
-
-class AnnotationError(VlmPlannerError):
-    """A data set file (annotations, EgoPlan items) is malformed or does not fit its media."""
 
 
 def read_data_file(path: str | Path) -> object:

@@ -36,11 +36,8 @@ from typing import Iterable
 from rosbags.interfaces import Connection
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 
-from vlm_planner.data.bags import typestore
+from vlm_planner.data.bag_io import STORAGES, typestore
 from vlm_planner.errors import BagError, MessageTypeError
-
-#: Storage formats :class:`BagWriter` can write.
-STORAGES = ('sqlite3', 'mcap')
 
 _PLUGINS = {'sqlite3': StoragePlugin.SQLITE3, 'mcap': StoragePlugin.MCAP}
 
@@ -174,6 +171,7 @@ class BagWriter:
         """
         writer = self._open_writer()
         self._writer = None
+        assert self._staging is not None  # open() made it with the writer
         staged = self._staging / self.path.name
         try:
             writer.close()

@@ -16,9 +16,9 @@
 
 Bags are read with ``rosbags`` (no ROS installation needed). Messages are deserialised into
 ``rosbags`` message objects, which have the same fields as the rclpy ones, and turned into RGB by
-the live node's own :func:`~vlm_planner.ros.conversions.image_msg_to_rgb` and
-:func:`~vlm_planner.ros.conversions.compressed_msg_to_rgb`, so a replayed frame is pixel for pixel
-what the node would have seen.
+the live node's own :func:`~vlm_planner.data.image_decoding.image_msg_to_rgb` and
+:func:`~vlm_planner.data.image_decoding.compressed_msg_to_rgb`, so a replayed frame is pixel for
+pixel what the node would have seen (and an image too large to decode is refused alike).
 
 A frame's stamp is its header stamp, or the time the bag received it when the header stamp is
 zero (the live node uses its clock then). Frames come in recording order: the order the bag
@@ -33,43 +33,22 @@ the topic, message index and stamp).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
 from pathlib import Path
-import sqlite3
-import struct
-from typing import Iterator
+from typing import Callable, Iterator
 
-import apsw
-from rosbags.rosbag2 import Reader, ReaderError
-from rosbags.serde import SerdeError
-from rosbags.typesys import get_typestore, Stores
-from rosbags.typesys.store import Typestore
+import numpy as np
 
 from vlm_planner.core.frames import Frame
-from vlm_planner.errors import BagError, BagFormatError, BagNotFoundError, ImageConversionError
-from vlm_planner.ros.conversions import compressed_msg_to_rgb, image_msg_to_rgb, stamp_to_seconds
+from vlm_planner.data.bag_io import (COMPRESSED_IMAGE, IMAGE, IMAGE_TYPES, open_bag,
+                                     reporting_damage, typestore)
+from vlm_planner.data.image_decoding import (compressed_msg_to_rgb, DEFAULT_MAX_PIXELS,
+                                             image_msg_to_rgb, stamp_to_seconds)
+from vlm_planner.errors import BagError, ImageConversionError
 
-IMAGE = 'sensor_msgs/msg/Image'
-COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
-
-#: Camera message types :func:`read_camera` reads, with the converter for each.
-IMAGE_TYPES = {IMAGE: image_msg_to_rgb, COMPRESSED_IMAGE: compressed_msg_to_rgb}
-
-#: Single storage files ``rosbags`` reads without their folder.
-STORAGE_SUFFIXES = ('.db3', '.mcap')
-
-# What reading a damaged bag raises, from rosbags, its sqlite (apsw) and mcap readers, and the
-# CDR deserialiser.
-_DAMAGE = (ReaderError, SerdeError, apsw.Error, sqlite3.Error, struct.error, EOFError, OSError,
-           ValueError, IndexError, KeyError)
-
-
-@functools.lru_cache(maxsize=1)
-def typestore() -> Typestore:
-    """Return the ROS 2 Jazzy message types ``rosbags`` reads and writes messages with."""
-    return get_typestore(Stores.ROS2_JAZZY)
+# The decoder of each camera message type (the keys are bag_io.IMAGE_TYPES).
+_DECODERS: dict[str, Callable[..., np.ndarray]] = {
+    IMAGE: image_msg_to_rgb, COMPRESSED_IMAGE: compressed_msg_to_rgb}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +131,7 @@ def bag_info(path: str | Path) -> BagInfo:
         BagError: the path does not exist, is not a rosbag2 folder, or the bag is damaged.
     """
     path = Path(path)
-    with _open(path) as reader, _damage_named(path, 'reading its metadata'):
+    with open_bag(path) as reader, reporting_damage(path, 'reading its metadata'):
         topics = tuple(TopicInfo(name, info.msgtype or '(several types)', info.msgcount)
                        for name, info in sorted(reader.topics.items()))
         count = reader.message_count
@@ -161,13 +140,15 @@ def bag_info(path: str | Path) -> BagInfo:
     return BagInfo(path, topics, count, start, end)
 
 
-def read_camera(bag_path: str | Path, topic: str | None = None) -> Iterator[Frame]:
+def read_camera(bag_path: str | Path, topic: str | None = None, *,
+                max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Frame]:
     """Return the frames of a camera topic in recording order, read as they are consumed.
 
     Args:
         bag_path: a rosbag2 folder or a single ``.db3`` / ``.mcap`` file.
         topic: a ``sensor_msgs/msg/Image`` or ``CompressedImage`` topic; None picks the bag's only
             image topic.
+        max_pixels: the largest image (``height * width``) decoded; 0 (or less): no bound.
 
     Returns:
         An iterator of frames with RGB images, stamped as the module docstring says.
@@ -177,7 +158,7 @@ def read_camera(bag_path: str | Path, topic: str | None = None) -> Iterator[Fram
             read or converted.
     """
     path = Path(bag_path)
-    return _frames(path, bag_info(path).camera_topic(topic))
+    return _frames(path, bag_info(path).camera_topic(topic), max_pixels)
 
 
 def stamp_range(bag_path: str | Path, topic: str | None = None) -> tuple[float, float]:
@@ -194,10 +175,10 @@ def stamp_range(bag_path: str | Path, topic: str | None = None) -> tuple[float, 
     return min(stamps), max(stamps)
 
 
-def _frames(path: Path, topic: str) -> Iterator[Frame]:
+def _frames(path: Path, topic: str, max_pixels: int) -> Iterator[Frame]:
     for index, msgtype, message, stamp in _camera_messages(path, topic):
         try:
-            rgb = IMAGE_TYPES[msgtype](message)
+            rgb = _DECODERS[msgtype](message, max_pixels)
         except ImageConversionError as exc:
             raise BagError(
                 f'bag {path}: message {index} of topic {topic} (stamp {stamp:.3f} s) cannot be '
@@ -207,12 +188,12 @@ def _frames(path: Path, topic: str) -> Iterator[Frame]:
 
 def _camera_messages(path: Path, topic: str) -> Iterator[tuple[int, str, object, float]]:
     """Yield (index, type, deserialised message, stamp) of ``topic`` in recording order."""
-    with _open(path) as reader:
+    with open_bag(path) as reader:
         connections = [c for c in reader.connections if c.topic == topic]
         raw = reader.messages(connections)
         index = 0
         while True:
-            with _damage_named(path, f'reading message {index} of topic {topic}'):
+            with reporting_damage(path, f'reading message {index} of topic {topic}'):
                 try:
                     connection, received_ns, data = next(raw)
                 except StopIteration:
@@ -221,42 +202,3 @@ def _camera_messages(path: Path, topic: str) -> Iterator[tuple[int, str, object,
             stamp = stamp_to_seconds(message.header.stamp) or received_ns / 1e9
             yield index, connection.msgtype, message, stamp
             index += 1
-
-
-@contextlib.contextmanager
-def _open(path: Path) -> Iterator[Reader]:
-    """Open the bag at ``path`` for reading, turning every failure into a :class:`BagError`."""
-    if not path.exists():
-        raise BagNotFoundError(
-            f'bag {path} does not exist; give a rosbag2 folder (the one holding metadata.yaml).')
-    if path.is_dir() and not (path / 'metadata.yaml').is_file():
-        raise BagFormatError(
-            f'{path} is not a rosbag2 folder: it has no metadata.yaml. Give the folder '
-            '"ros2 bag record" made; a recording that was cut off may need "ros2 bag reindex".')
-    if path.is_file() and path.suffix not in STORAGE_SUFFIXES:
-        raise BagFormatError(
-            f'{path} is not a rosbag2 recording; give a bag folder, or a single '
-            f'{" or ".join(STORAGE_SUFFIXES)} file.')
-    with _damage_named(path, 'opening it'):
-        reader = Reader(path)
-        reader.open()
-    try:
-        yield reader
-    finally:
-        with contextlib.suppress(Exception):
-            reader.close()
-
-
-@contextlib.contextmanager
-def _damage_named(path: Path, doing: str) -> Iterator[None]:
-    """Turn the errors a damaged bag raises into a :class:`BagError` naming ``path``."""
-    try:
-        yield
-    except _DAMAGE as exc:
-        files = sorted(p.name for p in path.iterdir() if p.suffix in STORAGE_SUFFIXES) \
-            if path.is_dir() else []
-        where = f' ({", ".join(files)})' if files else ''
-        raise BagFormatError(
-            f'bag {path}{where} is truncated or corrupt ({doing} failed: {type(exc).__name__}: '
-            f'{exc}); record it again, or try "ros2 bag reindex" for a bag that was cut off.'
-        ) from exc

@@ -34,36 +34,32 @@ multiple-choice questions::
 
 Frames come from the first that exists of ``<video_root>/<video>`` (a video file or a folder of
 frames), ``<video_root>/<video>.mp4`` (or .avi, .mkv, .mov, .webm), and the Epic-Kitchens layout
-``<video_root>/<participant>/rgb_frames/<video>/``. Frame numbers count a video's frames from
-0; in a folder they are the numbers in the file names (Epic-Kitchens' ``frame_0000000001.jpg`` is
-frame 1), or the position in name order when the names carry none.
+``<video_root>/<participant>/rgb_frames/<video>/``, read by :mod:`vlm_planner.data.media`. Frame
+numbers count a video's frames from 0; in a folder they are the numbers in the file names
+(Epic-Kitchens' ``frame_0000000001.jpg`` is frame 1), or the position in name order when the
+names carry none.
 
 The task's progress runs from ``task_start_frame`` (else the first progress segment's start, else
 the current frame) to ``current_observation_frame``. Frames of it are taken at ``sample_fps`` and
-fed through :func:`~vlm_planner.core.keyframes.keyframes_of`, the live node's buffer, so the
+fed through :func:`~vlm_planner.core.session.replayed_keyframes`, the live node's session, so the
 item's frames end with the current observation and nothing after it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
-import re
 import string
-from typing import Iterator, Sequence
-
-import cv2
-import numpy as np
+from typing import Iterator
 
 from vlm_planner.core.actions import Action, normalize_label
 from vlm_planner.core.frames import Frame
-from vlm_planner.core.keyframes import keyframes_of, KeyframeConfig
-from vlm_planner.data.annotations import AnnotationError, read_data_file
+from vlm_planner.core.keyframes import KeyframeConfig
+from vlm_planner.core.session import replayed_keyframes
+from vlm_planner.data.annotations import read_data_file
 from vlm_planner.data.items import Dataset, EvalItem
-from vlm_planner.data.media import IMAGE_SUFFIXES
-
-VIDEO_SUFFIXES = ('.mp4', '.avi', '.mkv', '.mov', '.webm')
+from vlm_planner.data.media import numbered_images, read_image, Video, VIDEO_SUFFIXES
+from vlm_planner.errors import AnnotationError, MediaError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +137,7 @@ class EgoPlanDataset(Dataset):
             frames = self._progress_frames(item)
             yield EvalItem(dataset=self.name, item_id=item.item_id, task=item.task,
                            goal=item.goal, candidates=item.candidates, answer=item.answer,
-                           frames=tuple(keyframes_of(frames, keyframes)),
+                           frames=tuple(replayed_keyframes(frames, keyframes)),
                            decision_time=frames[-1].stamp)
 
     def _find_media(self, item: EgoPlanItem) -> Path:
@@ -158,9 +154,12 @@ class EgoPlanDataset(Dataset):
     def _progress_frames(self, item: EgoPlanItem) -> list[Frame]:
         media = self._media[item.item_id]
         where = f'{self.path}: {item}'
-        if media.is_dir():
-            return _folder_frames(media, item, self.fps, self.sample_fps, where)
-        return _video_frames(media, item, self.sample_fps, where)
+        try:
+            if media.is_dir():
+                return _folder_frames(media, item, self.fps, self.sample_fps, where)
+            return _video_frames(media, item, self.sample_fps, where)
+        except MediaError as exc:
+            raise AnnotationError(f'{where}: {exc}') from None
 
 
 def parse_item(entry: object, index: int, where: str) -> EgoPlanItem:
@@ -281,64 +280,26 @@ def _sampled(item: EgoPlanItem, fps: float, sample_fps: float) -> list[int]:
 
 def _folder_frames(folder: Path, item: EgoPlanItem, fps: float, sample_fps: float,
                    where: str) -> list[Frame]:
-    files = _numbered_images(folder, where)
+    files = numbered_images(folder)
     frames = []
     for number in _sampled(item, fps, sample_fps):
         file = files.get(number)
         if file is None:
             raise AnnotationError(f'{where}: frame {number} is not in {folder} (it has frames '
                                   f'{min(files)} to {max(files)}).')
-        bgr = cv2.imread(str(file), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise AnnotationError(f'{where}: {file} is not a readable image.')
-        frames.append(Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), number / fps))
+        frames.append(Frame(read_image(file), number / fps))
     return frames
 
 
-def _numbered_images(folder: Path, where: str) -> dict[int, Path]:
-    """Map frame numbers to the images of ``folder`` (see module docstring)."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise AnnotationError(f'{where}: {folder} holds no images ({", ".join(IMAGE_SUFFIXES)}).')
-    numbers = [re.search(r'(\d+)$', p.stem) for p in files]
-    if all(numbers) and len({int(m.group(1)) for m in numbers}) == len(files):
-        return {int(m.group(1)): p for m, p in zip(numbers, files)}
-    return dict(enumerate(files))
-
-
 def _video_frames(file: Path, item: EgoPlanItem, sample_fps: float, where: str) -> list[Frame]:
-    capture = cv2.VideoCapture(str(file))
-    if not capture.isOpened():
-        raise AnnotationError(f'{where}: {file} is not a video OpenCV can open.')
-    try:
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        if not (fps > 0 and math.isfinite(fps)):
+    with Video(file) as video:
+        fps = video.fps
+        if not fps:
             raise AnnotationError(f'{where}: {file} does not say its frame rate; convert it to '
                                   'mp4 or give a folder of frames.')
         numbers = _sampled(item, fps, sample_fps)
-        images = _read_numbered(capture, numbers)
-    finally:
-        capture.release()
+        images = video.read_numbered(numbers)
     if len(images) < len(numbers):
         raise AnnotationError(f'{where}: {file} ends before frame {numbers[len(images)]}; the '
                               f'item needs frames up to {item.current_frame}.')
     return [Frame(rgb, n / fps) for n, rgb in zip(numbers, images)]
-
-
-def _read_numbered(capture: cv2.VideoCapture, numbers: Sequence[int]) -> list[np.ndarray]:
-    """Decode the frames ``numbers`` (increasing) of an open video, stopping at its end."""
-    if numbers[0] > 0:
-        capture.set(cv2.CAP_PROP_POS_FRAMES, numbers[0])
-    position = int(capture.get(cv2.CAP_PROP_POS_FRAMES))
-    images = []
-    for number in numbers:
-        while position < number:
-            if not capture.grab():
-                return images
-            position += 1
-        ok, bgr = capture.read()
-        if not ok:
-            return images
-        position += 1
-        images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    return images

@@ -16,11 +16,11 @@
 
 :class:`BagDataset` replays a recording through the live node's own
 :class:`~vlm_planner.core.session.DecisionSession`, on a clock that follows the recording: one
-pass over the camera topic in recording order, every frame offered to the session, the goal of
-each decision point set on it (a new goal starts a new task, keeping the newest frame, exactly as
-a goal message does live), and at each decision point the session's snapshot taken before any
-frame stamped later than the decision time is added. So the model sees exactly what the robot
-would have seen, and never a frame from after the decision.
+pass over the camera topic in recording order, every frame offered to the session, the next
+decision point's goal set on it right after the previous decision (a new goal starts a new task
+from the newest frame, exactly as a goal message does live), and at each decision point the
+session's snapshot taken before any frame stamped later than the decision time is added. So the
+model sees exactly what the robot would have seen, and never a frame from after the decision.
 
 :func:`load_dataset` opens either kind of file, telling them apart by content.
 """
@@ -89,22 +89,28 @@ class BagDataset(Dataset):
         clock = ReplayClock()
         session = DecisionSession(None, clock=clock, keyframes=keyframes)
         pending = collections.deque(schedule)
+        if pending:
+            session.set_goal(pending[0][1].goal)
         for frame in read_camera(self.annotation.bag, topic):
             while pending and frame.stamp > pending[0][0]:
-                yield self._ask(*pending.popleft(), session, clock)
+                yield self._ask(*pending.popleft(), session, clock, pending)
             clock.advance_to(frame.stamp)
             session.add_frame(frame.image, frame.stamp)
         while pending:
-            yield self._ask(*pending.popleft(), session, clock)
+            yield self._ask(*pending.popleft(), session, clock, pending)
 
     def _ask(self, time: float, point: DecisionPoint, session: DecisionSession,
-             clock: ReplayClock) -> EvalItem:
-        """Return the item for ``point``, asked of the session at the decision time."""
+             clock: ReplayClock, pending: collections.deque) -> EvalItem:
+        """Return the item for ``point``; a different next goal then starts a new task."""
         clock.advance_to(time)
-        session.set_goal(point.goal)  # a new goal starts a new task, as a goal message does
-        return EvalItem(dataset=self.name, item_id=point.item_id, task=point.task,
+        item = EvalItem(dataset=self.name, item_id=point.item_id, task=point.task,
                         goal=point.goal, candidates=point.candidates, answer=point.answer,
                         frames=tuple(session.snapshot()), decision_time=time)
+        if pending:
+            # The next task's goal arrives right after this task's last decision, as a goal
+            # message would: its keyframes start at the current frame.
+            session.set_goal(pending[0][1].goal)
+        return item
 
 
 def load_dataset(path: str | Path, **options) -> Dataset:

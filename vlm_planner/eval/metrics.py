@@ -18,6 +18,7 @@ Every function here is pure and takes the records of ``results.jsonl`` as plain 
 dataset, model, strategy and item). The fields read are ``dataset``, ``item_id``, ``task``,
 ``model``, ``strategy``, ``candidates``, ``candidate_verbs``, ``candidate_nouns``, ``answer``,
 ``predicted``, ``correct``, ``invalid_answers``, ``latency_s``, ``tokens`` and ``untrained``.
+A ``predicted`` of None (the planner chose no action) counts as wrong and as naming no candidate.
 
 Statistics used:
 
@@ -359,9 +360,8 @@ def _part_accuracy(records: Sequence[Record], field: str) -> tuple[int, float | 
         if answer >= len(parts) or not _norm(parts[answer]):
             continue
         n += 1
-        predicted = int(r['predicted'])
-        if _in_range(r) and predicted < len(parts):
-            hits += _norm(parts[predicted]) == _norm(parts[answer])
+        if _in_range(r) and int(r['predicted']) < len(parts):
+            hits += _norm(parts[int(r['predicted'])]) == _norm(parts[answer])
     return n, (hits / n if n else None)
 
 
@@ -402,7 +402,9 @@ def _group(records: Iterable[Record],
 
 
 def _in_range(record: Record) -> bool:
-    return 0 <= int(record['predicted']) < len(record['candidates'])
+    """Whether the record's prediction names a candidate (None: the planner chose no action)."""
+    predicted = record.get('predicted')
+    return predicted is not None and 0 <= int(predicted) < len(record['candidates'])
 
 
 def _answer_label(record: Record) -> str:

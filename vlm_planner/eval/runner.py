@@ -36,33 +36,13 @@ from vlm_planner.core.strategies import make_strategy
 from vlm_planner.data.items import Dataset, EvalItem
 from vlm_planner.errors import ConfigError, VlmPlannerError
 from vlm_planner.eval.results import ResultStore
+from vlm_planner.models.base import check_scoring
 from vlm_planner.models.factory import load_backend
+from vlm_planner.models.spec import apply_model_spec, model_name, ModelSpec, parse_model_spec
 
 logger = logging.getLogger(__name__)
 
 RESULTS_FILE = 'results.jsonl'
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    """A model named on the command line: ``tiny``, ``tiny:<arch>``, or a local folder."""
-
-    text: str
-
-    @property
-    def name(self) -> str:
-        """Short name used in results and reports."""
-        if self.text.startswith('tiny'):
-            return 'tiny-' + (self.text.partition(':')[2] or 'qwen2_5_vl')
-        return Path(self.text).name or self.text
-
-    def parameters(self) -> dict[str, Any]:
-        """Planner parameters selecting this model."""
-        if self.text == 'tiny':
-            return {'model.backend': 'tiny'}
-        if self.text.startswith('tiny:'):
-            return {'model.backend': 'tiny', 'model.tiny_arch': self.text.partition(':')[2]}
-        return {'model.backend': 'transformers', 'model.path': self.text}
 
 
 def _check_unique(names: Sequence[str], what: str) -> None:
@@ -80,8 +60,9 @@ def result_record(item: EvalItem, model: str, decision) -> dict[str, Any]:
         'candidates': [a.label for a in item.candidates],
         'candidate_verbs': [a.verb for a in item.candidates],
         'candidate_nouns': [a.noun for a in item.candidates],
-        'answer': item.answer, 'predicted': decision.index,
+        'answer': item.answer, 'predicted': decision.index,  # None: no action (needs help)
         'correct': decision.index == item.answer, 'confidence': decision.confidence,
+        'needs_help': decision.needs_help,
         'scores': decision.scores, 'votes': decision.votes,
         'invalid_answers': decision.invalid_answers, 'answer_method': decision.answer_method,
         'latency_s': decision.latency_s, 'tokens': decision.tokens,
@@ -93,7 +74,7 @@ def result_record(item: EvalItem, model: str, decision) -> dict[str, Any]:
 class Evaluation:
     """One evaluation run over data sets x models x strategies, resumable."""
 
-    def __init__(self, datasets: Sequence[Dataset], models: Sequence[str],
+    def __init__(self, datasets: Sequence[Dataset], models: Sequence[str | ModelSpec],
                  strategies: Sequence[str], out_dir: str | Path, *,
                  overrides: dict[str, Any] | None = None, limit: int = 0,
                  backend_loader: Callable = load_backend) -> None:
@@ -101,7 +82,8 @@ class Evaluation:
 
         Args:
             datasets: the data sets to evaluate on.
-            models: model specs (see :class:`ModelSpec`).
+            models: model specifications (:mod:`vlm_planner.models.spec`), as text or parsed;
+                ``overrides`` may refine them (``model.device``) but not contradict them.
             strategies: strategy names.
             out_dir: output folder; results already there are kept and skipped.
             overrides: planner parameters applied to every run (keyframes, scoring, ...).
@@ -109,10 +91,18 @@ class Evaluation:
             backend_loader: turns a ModelConfig into a backend (tests pass a recording one).
         """
         self.datasets = list(datasets)
-        self.models = [ModelSpec(m) for m in models]
         self.strategies = list(strategies)
-        if not (self.datasets and self.models and self.strategies):
+        if not (self.datasets and models and self.strategies):
             raise ConfigError('give at least one data set, one model and one strategy.')
+        self._values: dict[str, dict[str, Any]] = {}
+        self.models: list[ModelSpec] = []
+        for model in models:
+            spec = model if isinstance(model, ModelSpec) else parse_model_spec(model)
+            values = settings.complete(apply_model_spec(overrides or {}, spec))
+            # Named after what runs: '-p model.tiny_arch:=smolvlm' beside 'tiny' is tiny-smolvlm.
+            spec = dataclasses.replace(spec, name=model_name(values))
+            self.models.append(spec)
+            self._values[spec.name] = values
         _check_unique([d.name for d in self.datasets], 'data sets')
         _check_unique([m.name for m in self.models], 'models')
         _check_unique(self.strategies, 'strategies')
@@ -121,13 +111,10 @@ class Evaluation:
         self.store = ResultStore(self.out_dir / RESULTS_FILE)
         self.failures: list[str] = []
         self._load_backend = backend_loader
-        self._values = {}
-        for model in self.models:
-            values = settings.complete({**(overrides or {}), **model.parameters()})
+        for values in self._values.values():
             for name in self.strategies:
                 settings.strategy_config({**values, 'strategy.name': name})
             settings.model_config(values)
-            self._values[model.name] = values
 
     @property
     def total(self) -> int:
@@ -157,6 +144,7 @@ class Evaluation:
                 if backend is None:
                     bar.set_postfix_str(f'loading {model.name}')
                     backend = self._load_backend(settings.model_config(values))
+                    check_scoring(backend, values['strategy.scoring'])  # before any item
                 for strategy in todo:
                     bar.set_postfix_str(f'{model.name} {strategy} {dataset.name}')
                     self._evaluate(item, model, strategy, backend, values)

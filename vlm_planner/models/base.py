@@ -22,7 +22,12 @@ planner asks every backend two things, and those that can a third:
   the assistant's reply (one forward pass);
 * :meth:`VLMBackend.generate`: free text, one or several samples;
 * :meth:`VLMBackend.score_continuations`: the log-likelihood of whole candidate answers (the
-  default raises :class:`NotImplementedError`).
+  default raises :class:`~vlm_planner.errors.ConfigError`; :attr:`VLMBackend.supports_likelihood`
+  says beforehand, and :func:`check_scoring` turns that into an error at configuration time).
+
+Every backend also carries a :class:`~vlm_planner.models.model_card.ModelCard` (:attr:`card`):
+whether the model is untrained, what it was trained on, and the planner parameters it is best asked
+with.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from typing import Sequence
 import numpy as np
 
 from vlm_planner.core.chat import Generation, Message
+from vlm_planner.errors import ConfigError
+from vlm_planner.models.model_card import ModelCard
 
 
 class VLMBackend(abc.ABC):
@@ -40,6 +47,26 @@ class VLMBackend(abc.ABC):
 
     #: Short name reported in decision records (for example the model folder's name).
     name: str = 'model'
+
+    #: What the model's folder says about it; the default card (trained, nothing recommended)
+    #: for backends without one, such as a model server.
+    card: ModelCard = ModelCard()
+
+    @property
+    def untrained(self) -> bool:
+        """True when the model's weights are random: its choices mean nothing (see :attr:`card`).
+
+        Decisions record it, the live node reports it on diagnostics and the debug image.
+        """
+        return self.card.untrained
+
+    @property
+    def supports_likelihood(self) -> bool:
+        """Whether :meth:`score_continuations` works (``strategy.scoring`` ``'likelihood'``).
+
+        True exactly when the backend overrides it; a backend may also set it as a class attribute.
+        """
+        return type(self).score_continuations is not VLMBackend.score_continuations
 
     @abc.abstractmethod
     def score_letters(self, messages: Sequence[Message], letters: Sequence[str]) -> np.ndarray:
@@ -71,14 +98,41 @@ class VLMBackend(abc.ABC):
             One score per continuation: the mean over its tokens of their log-probabilities.
 
         Raises:
-            NotImplementedError: the backend cannot score full answers.
+            ConfigError: the backend cannot score full answers (see :attr:`supports_likelihood`).
         """
-        raise NotImplementedError(
-            f'backend {self.name} ({type(self).__name__}) cannot score full answers; '
-            "use scoring 'letter'.")
+        raise ConfigError(_no_likelihood(self))
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to release
         """Release resources (GPU memory, connections)."""
+
+    def interrupt(self) -> None:  # noqa: B027 - optional hook, for backends that can stop early
+        """Ask a generation running on another thread to stop soon (the node is shutting down).
+
+        Thread-safe. What was generated so far is returned; later calls run normally.
+        """
+
+
+def check_scoring(backend: VLMBackend, scoring: str) -> None:
+    """Refuse a ``strategy.scoring`` the backend cannot do, before any question is asked.
+
+    Call it when the planner is configured and whenever ``strategy.scoring`` changes at run time.
+
+    Args:
+        backend: the loaded backend.
+        scoring: the value of ``strategy.scoring``: ``'letter'`` or ``'likelihood'``.
+
+    Raises:
+        ConfigError: ``scoring`` is ``'likelihood'`` and the backend cannot score whole answers.
+    """
+    if scoring == 'likelihood' and not backend.supports_likelihood:
+        raise ConfigError(_no_likelihood(backend))
+
+
+def _no_likelihood(backend: VLMBackend) -> str:
+    return (f"strategy.scoring 'likelihood' needs a backend that scores whole answers, and "
+            f'backend {backend.name} ({type(backend).__name__}) cannot. Set '
+            f'strategy.scoring:=letter, or run the model from its folder with '
+            f'model.backend:=transformers.')
 
 
 def check_generation_args(num_samples: int, temperature: float, max_new_tokens: int) -> None:

@@ -53,4 +53,5 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def fit_pixels(image: np.ndarray, max_pixels: int) -> np.ndarray:
     """Shrink ``image`` so that it has at most ``max_pixels`` pixels, keeping its aspect ratio."""
-    return resize(image, *fit_size(*image.shape[:2], max_pixels))
+    height, width = image.shape[:2]
+    return resize(image, *fit_size(height, width, max_pixels))

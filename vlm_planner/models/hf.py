@@ -37,20 +37,22 @@ import logging
 from pathlib import Path
 import re
 import threading
+import time
 from typing import Any, Sequence
 
 import numpy as np
 import torch
-from transformers import AutoModelForImageTextToText, AutoProcessor
+from transformers import (AutoModelForImageTextToText, AutoProcessor, StoppingCriteria,
+                          StoppingCriteriaList)
 
 from vlm_planner.core.chat import Generation, Message
 from vlm_planner.errors import ConfigError, InferenceError, ModelLoadError
 from vlm_planner.models.base import check_generation_args, VLMBackend
 from vlm_planner.models.hf_prompt import (media_kwargs, sends_clips_as_images, temporal_patch_size,
                                           to_hf_chat)
+from vlm_planner.models.model_card import read_model_card
 from vlm_planner.models.prefix_cache import keep_logits
 from vlm_planner.models.sampling import generate_samples
-from vlm_planner.models.tiny import read_tiny_marker
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ DTYPE_ALIASES = {'bf16': 'bfloat16', 'fp16': 'float16', 'fp32': 'float32'}
 _DEVICE_PATTERN = re.compile(r'auto|cpu|cuda(:\d+)?')
 
 # BitsAndBytesConfig options of each ``quantization`` value (NF4 is the usual 4-bit format).
-_QUANTIZATION_OPTIONS = {
+_QUANTIZATION_OPTIONS: dict[str, dict[str, Any]] = {
     '4bit': {'load_in_4bit': True, 'bnb_4bit_quant_type': 'nf4',
              'bnb_4bit_use_double_quant': True},
     '8bit': {'load_in_8bit': True},
@@ -81,7 +83,8 @@ class TransformersBackend(VLMBackend):
         path: the model folder.
         device: the torch device the model runs on.
         dtype: the torch dtype of the weights.
-        untrained: True when the folder is a tiny random build (see :mod:`.tiny`).
+        card: the folder's model card (:mod:`.model_card`): untrained or not, what it was trained
+            on, how it is best asked.
         model: the loaded ``transformers`` model.
         processor: the loaded processor.
     """
@@ -106,7 +109,8 @@ class TransformersBackend(VLMBackend):
                 need the bitsandbytes package and a CUDA device.
 
         Raises:
-            ConfigError: an argument is invalid, or quantization lacks bitsandbytes or CUDA.
+            ConfigError: an argument is invalid, quantization lacks bitsandbytes or CUDA, or the
+                folder's model card is malformed.
             ModelLoadError: the folder is missing, is not a model folder, or fails to load.
         """
         if max_frames < 1:
@@ -120,9 +124,10 @@ class TransformersBackend(VLMBackend):
         quantization_config = _quantization_config(quantization, self.device, self.dtype)
         self.max_frames = max_frames
         self.max_pixels = max_pixels
-        self.untrained = read_tiny_marker(self.path) is not None
         self._lock = threading.Lock()
+        self._interrupted_at = float('-inf')  # monotonic time of the last interrupt()
         _check_model_folder(self.path)
+        self.card = read_model_card(self.path)
         self.processor, self.model = _load(
             self.path, self.device, self.dtype, attn_implementation, trust_remote_code,
             quantization_config)
@@ -171,6 +176,7 @@ class TransformersBackend(VLMBackend):
             InferenceError: the model fails.
         """
         check_generation_args(num_samples, temperature, max_new_tokens)
+        options: dict[str, Any]
         if temperature > 0:
             options = {'do_sample': True, 'temperature': float(temperature), 'top_k': 0,
                        'top_p': 1.0}
@@ -178,17 +184,27 @@ class TransformersBackend(VLMBackend):
         else:
             options = {'do_sample': False, 'temperature': None, 'top_k': None, 'top_p': None}
             count = 1  # greedy decoding gives one reply; all requested samples are that reply
+        started = time.monotonic()
         with self._lock, torch.inference_mode():
             inputs = self._inputs(messages)
             try:
                 new_tokens = generate_samples(
                     self.model, inputs, count, share_prefix=share_prefix, **options,
                     max_new_tokens=max_new_tokens,
+                    stopping_criteria=StoppingCriteriaList([_Interrupted(self, started)]),
                     pad_token_id=_pad_id(self.model, self._tokenizer))
             except Exception as error:  # noqa: BLE001 - any failure inside the model
                 raise _inference_error(error) from error
             replies = [self._decode(row) for row in new_tokens]
         return replies if count == num_samples else replies * num_samples
+
+    def interrupt(self) -> None:
+        """Stop a generation under way at its next token (see :meth:`VLMBackend.interrupt`).
+
+        A generation that starts within :data:`INTERRUPT_GRACE_S` after the call stops at once
+        too, so a decision caught between two model calls ends as quickly.
+        """
+        self._interrupted_at = time.monotonic()
 
     def close(self) -> None:
         """Drop the model and free its GPU memory."""
@@ -412,3 +428,20 @@ def _letter_log_probs(logits: torch.Tensor, groups: Sequence[Sequence[int]]) -> 
     log_probs = torch.log_softmax(logits[[i for group in groups for i in group]].double(), dim=-1)
     return torch.stack([torch.logsumexp(part, dim=0)
                         for part in log_probs.split([len(group) for group in groups])])
+
+
+#: Seconds before a generation's start during which an interrupt still stops it.
+INTERRUPT_GRACE_S = 1.0
+
+
+class _Interrupted(StoppingCriteria):
+    """Ends generation at the next token once the backend was interrupted (checked per token)."""
+
+    def __init__(self, backend: 'TransformersBackend', started: float) -> None:
+        self.backend = backend
+        self.started = started
+
+    def __call__(self, input_ids, scores, **kwargs) -> 'torch.Tensor':
+        stop = self.backend._interrupted_at >= self.started - INTERRUPT_GRACE_S
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool,
+                          device=input_ids.device)

@@ -192,7 +192,8 @@ def video_clip(frames: Sequence[Frame], max_frames: int, max_pixels: int,
     span = chosen[-1].stamp - chosen[0].stamp
     fps = (len(chosen) - 1) / span if len(chosen) > 1 and span > 0 else DEFAULT_VIDEO_FPS
     # All frames take the newest frame's size so that they stack into one array.
-    height, width = fit_size(*chosen[-1].image.shape[:2], max_pixels)
+    newest_height, newest_width = chosen[-1].image.shape[:2]
+    height, width = fit_size(newest_height, newest_width, max_pixels)
     images = [resize(frame.image, height, width) for frame in chosen]
     indices = _pad_to_temporal_patch(list(range(len(images))), temporal_patch_size)
     return _Clip(np.stack([images[i] for i in indices]), tuple(indices), fps)

@@ -25,7 +25,8 @@ current image is one more JPEG. Every image is first shrunk to ``max_pixels``.
 
 Letter scoring needs the server to return log-probabilities of the first reply token
 (``logprobs`` with ``top_logprobs``): vLLM and SGLang do. Without them, only replies that name
-an option can be used (the ``cot`` and ``consistency`` strategies).
+an option can be used (the ``cot`` and ``consistency`` strategies). Likelihood scoring of whole
+answers is not offered: the chat API returns no log-probabilities of the prompt.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class OpenAIServerBackend(VLMBackend):
     """A video VLM behind an OpenAI-compatible HTTP server; safe to call from several threads.
 
     Attributes:
+        name: the served model name; the server URL until an unnamed model is discovered.
         base_url: API root without a trailing slash, such as ``http://localhost:8000/v1``.
         timeout: seconds allowed to connect, and then for each read of the reply.
         retries: extra attempts after a connection error, a 5xx or a 429 answer.
@@ -86,10 +88,11 @@ class OpenAIServerBackend(VLMBackend):
         max_frames: most keyframes sent per video.
         max_pixels: pixel budget per keyframe or image.
         jpeg_quality: JPEG quality of the images sent (1 to 100).
-        untrained: always False: the server runs whatever model it was given.
-    """
 
-    untrained = False
+    The server sends no model card, so :attr:`card` is the default one (trained, nothing
+    recommended), and prompt log-probabilities are not asked for: :attr:`supports_likelihood` is
+    False, ``strategy.scoring`` ``'likelihood'`` is refused (:func:`.base.check_scoring`).
+    """
 
     def __init__(self, *, base_url: str, model: str = '', api_key: str = '',
                  timeout: float = 60.0, retries: int = 2, max_frames: int = 8,
@@ -126,15 +129,11 @@ class OpenAIServerBackend(VLMBackend):
         self.max_pixels = max_pixels
         self.jpeg_quality = jpeg_quality
         self._model = model
+        self.name = model or self.base_url
         self._api_key = api_key or _api_key_from_environment()
         self._opener = _opener_for(self.base_url)
         self._lock = threading.Lock()
         self._single_choice_only = False
-
-    @property
-    def name(self) -> str:
-        """The served model name; the server URL while an unnamed model is not yet discovered."""
-        return self._model or self.base_url
 
     def score_letters(self, messages: Sequence[Message], letters: Sequence[str]) -> np.ndarray:
         """Return log-probabilities of ``letters`` as the reply's first token.
@@ -220,13 +219,13 @@ class OpenAIServerBackend(VLMBackend):
     def _served_model(self) -> str:
         with self._lock:
             if not self._model:
-                self._model = self._discover_model()
+                self._model = self.name = self._discover_model()
             return self._model
 
     def _discover_model(self) -> str:
         listing = self._request('/models')
         models = listing.get('data') if isinstance(listing, dict) else None
-        ids = [m.get('id') for m in models or [] if isinstance(m, dict) and m.get('id')]
+        ids = [str(m['id']) for m in models or [] if isinstance(m, dict) and m.get('id')]
         if not ids:
             raise InferenceError(
                 f'the model server at {self.base_url} lists no models at /models; load a model '
@@ -290,7 +289,7 @@ class OpenAIServerBackend(VLMBackend):
     def _content(self, message: Message) -> str | list[dict]:
         if all(isinstance(part, TextPart) for part in message.content):
             # Plain strings are what every server accepts for text-only turns.
-            return ''.join(part.text for part in message.content)
+            return ''.join(part.text for part in message.content if isinstance(part, TextPart))
         content: list[dict] = []
         for part in message.content:
             if isinstance(part, TextPart):

@@ -16,8 +16,9 @@
 
 They exercise the whole pipeline (processor, chat template, vision tower, letter scoring,
 generation) in seconds on a CPU without downloading anything. Their answers mean nothing: every
-build holds a :data:`MARKER_NAME` file saying so, which backends read to flag themselves as
-untrained.
+build's model card (:mod:`.model_card`) says so (``untrained``), which backends read to flag
+themselves as untrained; its ``details`` hold the build key (:data:`BUILD_FORMAT`, architecture,
+seed) the cache checks.
 
 Each architecture is one builder function registered in ``_BUILDERS``: it picks the family's
 tokenizer class, special tokens and chat template, its processor classes with small pixel budgets,
@@ -45,12 +46,10 @@ import tempfile
 from typing import Any, Callable, Sequence
 
 from vlm_planner.errors import ConfigError
+from vlm_planner.models.model_card import CARD_NAME, ModelCard, read_model_card, write_model_card
 
-#: Name of the file that marks a folder as an untrained tiny build.
-MARKER_NAME = 'vlm_planner_tiny.json'
-
-#: Bumped when builds change in a way that makes older cached builds stale.
-MARKER_FORMAT = 1
+#: Bumped when builds change in a way that makes older cached builds stale (2: model cards).
+BUILD_FORMAT = 2
 
 #: Letters every tiny tokenizer encodes as exactly one token (multiple-choice answers).
 LETTERS = string.ascii_uppercase
@@ -147,8 +146,8 @@ def build_tiny_model(out_dir: str | os.PathLike, arch: str = 'qwen2_5_vl', seed:
     """Build a tiny random model of ``arch`` into ``out_dir`` and return that folder.
 
     The folder holds safetensors weights, config, generation config, processor and tokenizer (all
-    loadable with ``AutoModelForImageTextToText`` / ``AutoProcessor``) and the :data:`MARKER_NAME`
-    file. The same ``arch`` and ``seed`` always give the same weights and tokenizer.
+    loadable with ``AutoModelForImageTextToText`` / ``AutoProcessor``) and a model card saying it
+    is untrained. The same ``arch`` and ``seed`` always give the same weights and tokenizer.
 
     Args:
         out_dir: folder to write into; created if missing.
@@ -162,7 +161,7 @@ def build_tiny_model(out_dir: str | os.PathLike, arch: str = 'qwen2_5_vl', seed:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_class = builder(out, seed)
-    _write_marker(out, arch, seed, model_class)
+    _write_card(out, arch, seed, model_class)
     return out
 
 
@@ -205,16 +204,6 @@ def ensure_tiny_model(cache_dir: str | os.PathLike | None = None, arch: str = 'q
     return target
 
 
-def read_tiny_marker(path: str | os.PathLike) -> dict | None:
-    """Return the tiny-build marker of model folder ``path``, or ``None`` if it has none."""
-    try:
-        with open(Path(path) / MARKER_NAME, encoding='utf-8') as stream:
-            marker = json.load(stream)
-    except (OSError, ValueError):
-        return None
-    return marker if isinstance(marker, dict) else None
-
-
 def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
     if cache_dir:
         return Path(cache_dir).expanduser()
@@ -224,26 +213,29 @@ def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
 
 
 def _is_complete(path: Path, arch: str, seed: int) -> bool:
-    marker = read_tiny_marker(path)
-    return (marker is not None and marker.get('format') == MARKER_FORMAT
-            and marker.get('arch') == arch and marker.get('seed') == seed)
+    """Whether ``path`` holds a finished build of this format, ``arch`` and ``seed``."""
+    if not (path / CARD_NAME).is_file():
+        return False  # missing, half-written, or built before model cards
+    try:
+        details = read_model_card(path).details
+    except ConfigError:
+        return False  # damaged: build it again
+    return (details.get('format') == BUILD_FORMAT and details.get('arch') == arch
+            and details.get('seed') == seed)
 
 
-def _write_marker(out: Path, arch: str, seed: int, model_class: str) -> None:
+def _write_card(out: Path, arch: str, seed: int, model_class: str) -> None:
     import transformers
 
-    marker = {
-        'format': MARKER_FORMAT,
-        'untrained': True,
-        'arch': arch,
-        'seed': seed,
-        'model_class': model_class,
-        'transformers_version': transformers.__version__,
-        'note': 'Randomly initialised tiny model built offline by vlm_planner for tests and '
-                'demos. It has never been trained: its answers carry no meaning.',
-    }
-    # Written last: a folder with a marker is a complete build.
-    (out / MARKER_NAME).write_text(json.dumps(marker, indent=2) + '\n', encoding='utf-8')
+    card = ModelCard(
+        untrained=True,
+        trained_on='nothing: randomly initialised tiny model built offline by vlm_planner for '
+                   'tests and demos; its answers carry no meaning.',
+        details={'builder': 'vlm_planner.models.tiny', 'format': BUILD_FORMAT, 'arch': arch,
+                 'seed': seed, 'model_class': model_class,
+                 'transformers_version': transformers.__version__})
+    # Written last: a folder with a model card is a complete build.
+    write_model_card(out, card)
 
 
 def _im_chat_template(*, image: str, video: str, system: str = '') -> str:
@@ -448,7 +440,7 @@ def _build_qwen3_vl(out: Path, seed: int) -> str:
 
     tokenizer = _train_tokenizer(Qwen2Tokenizer, _QWEN3_SPECIAL_TOKENS, eos_token='<|im_end|>',
                                  pad_token='<|endoftext|>', unk_token=None)
-    normalise = {'image_mean': [0.5, 0.5, 0.5], 'image_std': [0.5, 0.5, 0.5]}
+    normalise: dict[str, Any] = {'image_mean': [0.5, 0.5, 0.5], 'image_std': [0.5, 0.5, 0.5]}
     processor = Qwen3VLProcessor(
         image_processor=Qwen2VLImageProcessor(
             min_pixels=_QWEN3_MIN_PIXELS, max_pixels=_QWEN3_MAX_PIXELS, patch_size=16,

@@ -12,21 +12,18 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Conversions between ROS image messages and numpy RGB arrays, without cv_bridge.
+"""Build ROS image messages and time stamps from numpy RGB arrays and seconds, without cv_bridge.
 
-Everything here runs in image callbacks at camera rate, so the work is vectorised: the message
-buffer is viewed in place with numpy (row padding skipped through strides, never copied row by
-row) and the colour conversion is a single OpenCV call or numpy shift. Every array returned is a
-fresh, C-contiguous H x W x 3 uint8 RGB array that shares no memory with the message.
+The opposite direction, decoding Image and CompressedImage messages into RGB, needs no ROS
+package and lives in :mod:`vlm_planner.data.image_decoding`.
 
-Every bad input raises :class:`~vlm_planner.errors.ImageConversionError` with a message that says
-what was wrong and what to do about it.
+Every bad input raises :class:`~vlm_planner.errors.ImageConversionError` (or ``ValueError`` for a
+time that does not fit a stamp) with a message that says what was wrong and what to do about it.
 """
 
 from __future__ import annotations
 
 import array
-import dataclasses
 import math
 from typing import Optional
 
@@ -36,37 +33,6 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
 from vlm_planner.errors import ImageConversionError
-
-
-@dataclasses.dataclass(frozen=True)
-class _Layout:
-    """How one encoding stores a pixel: channel count, bytes per channel, conversion to RGB."""
-
-    channels: int
-    depth: int
-    to_rgb: Optional[int]
-
-
-# OpenCV conversion codes to RGB; None means the channels are RGB already (or handled apart).
-_LAYOUTS = {
-    'rgb8': _Layout(3, 1, None),
-    'bgr8': _Layout(3, 1, cv2.COLOR_BGR2RGB),
-    'rgba8': _Layout(4, 1, cv2.COLOR_RGBA2RGB),
-    'bgra8': _Layout(4, 1, cv2.COLOR_BGRA2RGB),
-    'mono8': _Layout(1, 1, cv2.COLOR_GRAY2RGB),
-    'mono16': _Layout(1, 2, cv2.COLOR_GRAY2RGB),
-    'rgb16': _Layout(3, 2, None),
-    'bgr16': _Layout(3, 2, cv2.COLOR_BGR2RGB),
-    # Packed YUV 4:2:2, two bytes per pixel. ROS calls U Y0 V Y1 'yuv422' (also 'uyvy') and
-    # Y0 U Y1 V 'yuv422_yuy2' (also 'yuyv').
-    'yuv422': _Layout(2, 1, cv2.COLOR_YUV2RGB_UYVY),
-    'uyvy': _Layout(2, 1, cv2.COLOR_YUV2RGB_UYVY),
-    'yuv422_yuy2': _Layout(2, 1, cv2.COLOR_YUV2RGB_YUY2),
-    'yuyv': _Layout(2, 1, cv2.COLOR_YUV2RGB_YUY2),
-}
-
-#: Encodings :func:`image_msg_to_rgb` accepts (sensor_msgs/image_encodings names).
-SUPPORTED_ENCODINGS = tuple(_LAYOUTS)
 
 #: Encodings :func:`rgb_to_image_msg` can produce.
 OUTPUT_ENCODINGS = ('rgb8', 'bgr8', 'mono8')
@@ -83,94 +49,6 @@ _FROM_RGB = {
 _NANOS_PER_SECOND = 1_000_000_000
 _INT32_MIN = -(2 ** 31)
 _INT32_MAX = 2 ** 31 - 1
-
-
-def image_msg_to_rgb(msg: Image) -> np.ndarray:
-    """Convert a ``sensor_msgs/Image`` into an RGB array.
-
-    Row padding (``step`` larger than a row) is skipped, ``is_bigendian`` is honoured for 16-bit
-    encodings, and 16-bit values are scaled to 8 bit by keeping their high byte.
-
-    Args:
-        msg: the image message. Its encoding must be one of :data:`SUPPORTED_ENCODINGS`.
-
-    Returns:
-        A fresh, C-contiguous ``height x width x 3`` uint8 array in RGB order.
-
-    Raises:
-        ImageConversionError: the encoding is not supported, the image is empty, ``step`` is
-            shorter than a row, ``data`` is shorter than ``height * step``, or a packed YUV 4:2:2
-            image has an odd width.
-    """
-    encoding = msg.encoding
-    layout = _LAYOUTS.get(encoding)
-    if layout is None:
-        layout = _LAYOUTS.get(encoding.strip().lower())
-    if layout is None:
-        raise ImageConversionError(
-            f'image encoding {encoding!r} is not supported; publish one of '
-            f'{", ".join(SUPPORTED_ENCODINGS)} (for example, set the camera driver to rgb8).')
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height == 0 or width == 0:
-        raise ImageConversionError(
-            f'image is empty ({width} x {height} pixels, encoding {encoding!r}); '
-            'check that the camera driver fills in width and height.')
-    if layout.channels == 2 and width % 2:
-        raise ImageConversionError(
-            f'packed YUV 4:2:2 image ({encoding!r}) has odd width {width}; each U/V pair covers '
-            'two pixels, so the width must be even. Check the camera resolution or width field.')
-    row_bytes = width * layout.channels * layout.depth
-    if step < row_bytes:
-        raise ImageConversionError(
-            f'image step {step} is smaller than one row of {width} {encoding!r} pixels '
-            f'({row_bytes} bytes); step must be at least width * bytes per pixel. '
-            'Check the step field set by the publisher.')
-    buffer = memoryview(msg.data).cast('B')
-    needed = height * step
-    if buffer.nbytes < needed:
-        raise ImageConversionError(
-            f'image data has {buffer.nbytes} bytes but height * step = {height} * {step} = '
-            f'{needed} bytes are needed; the message is truncated or its height/step are wrong.')
-
-    if layout.depth == 1:
-        rows = np.frombuffer(buffer, dtype=np.uint8, count=needed).reshape(height, step)
-        pixels = rows[:, :row_bytes].reshape(height, width, layout.channels)
-    else:
-        dtype = np.dtype('>u2' if msg.is_bigendian else '<u2')
-        values = np.ndarray((height, width * layout.channels), dtype=dtype, buffer=buffer,
-                            strides=(step, dtype.itemsize))
-        pixels = (values >> 8).astype(np.uint8).reshape(height, width, layout.channels)
-
-    if layout.to_rgb is None:
-        return np.array(pixels, dtype=np.uint8, order='C', copy=True)
-    if layout.channels == 1:
-        pixels = pixels[:, :, 0]
-    return np.ascontiguousarray(cv2.cvtColor(pixels, layout.to_rgb))
-
-
-def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
-    """Decode a ``sensor_msgs/CompressedImage`` (JPEG, PNG or anything OpenCV reads) into RGB.
-
-    Args:
-        msg: the compressed image message.
-
-    Returns:
-        A fresh, C-contiguous ``H x W x 3`` uint8 array in RGB order.
-
-    Raises:
-        ImageConversionError: the data is empty or OpenCV cannot decode it.
-    """
-    buffer = np.frombuffer(memoryview(msg.data).cast('B'), dtype=np.uint8)
-    if buffer.size == 0:
-        raise ImageConversionError(
-            f'compressed image (format {msg.format!r}) has no data; check the publisher.')
-    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ImageConversionError(
-            f'cannot decode compressed image of {buffer.size} bytes with format {msg.format!r}; '
-            'only images OpenCV can decode (jpeg, png) are supported. Subscribe to the raw '
-            'topic or set the publisher to jpeg or png (compressedDepth is not supported).')
-    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 def rgb_to_image_msg(rgb: np.ndarray, encoding: str = 'rgb8', stamp: Optional[Time] = None,
@@ -250,18 +128,6 @@ def rgb_to_compressed_msg(rgb: np.ndarray, fmt: str = 'jpeg', quality: int = 90,
     msg.format = name
     msg.data = array.array('B', encoded.tobytes())
     return msg
-
-
-def stamp_to_seconds(stamp: Time) -> float:
-    """Return a ``builtin_interfaces/Time`` as seconds.
-
-    Args:
-        stamp: the time (anything with integer ``sec`` and ``nanosec`` fields).
-
-    Returns:
-        ``sec + nanosec / 1e9``.
-    """
-    return stamp.sec + stamp.nanosec / _NANOS_PER_SECOND
 
 
 def seconds_to_stamp(t: float) -> Time:

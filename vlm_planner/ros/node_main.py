@@ -19,40 +19,46 @@ from __future__ import annotations
 from typing import Callable
 
 import rclpy
-from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.node import Node
 
 from vlm_planner.errors import VlmPlannerError
-from vlm_planner.ros.spinning import shutdown_after_callbacks
+from vlm_planner.ros.process import ros_process
 
 #: Exit status of a node that could not start because of its configuration (as the CLI's).
 CONFIG_ERROR_STATUS = 2
 
 
-def run_node(make_node: Callable[[], Node], name: str, args: list[str] | None = None,
-             executor_class: type[Executor] = SingleThreadedExecutor) -> int:
-    """Run the node ``make_node()`` builds until Ctrl-C or shutdown; return the exit status.
+def run_node(make_node: Callable[..., Node], name: str, args: list[str] | None = None,
+             executor_class: Callable[..., Executor] = SingleThreadedExecutor) -> int:
+    """Run the node ``make_node(context=...)`` builds until Ctrl-C, SIGTERM or shutdown.
 
-    A :class:`VlmPlannerError` while starting (bad parameter, missing file or model) is logged as
-    FATAL under ``name`` with its explanation instead of a traceback.
+    The node runs in a :func:`~vlm_planner.ros.process.ros_process`, so it ends the same way as
+    under ``vlm-planner run``: callbacks finish, then the node is destroyed, then the context.
+
+    Args:
+        make_node: the node class, or any callable taking the ``context`` keyword.
+        name: the logger name of the FATAL message.
+        args: command-line arguments (None: ``sys.argv``).
+        executor_class: the executor to spin the node with.
+
+    Returns:
+        The exit status: 0, or :data:`CONFIG_ERROR_STATUS` when a :class:`VlmPlannerError`
+        (bad parameter, missing file or model, a crashed callback) stopped the node; it is
+        logged as FATAL under ``name`` with its explanation instead of a traceback.
     """
-    rclpy.init(args=args)
-    node = None
-    executor = executor_class()
     try:
-        node = make_node()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        with ros_process(args, executor_class) as process:
+            try:
+                process.add(make_node(context=process.context))
+            except VlmPlannerError as exc:
+                rclpy.logging.get_logger(name).fatal(str(exc))  # while the context is up
+                return CONFIG_ERROR_STATUS
+            process.start()
+            process.wait()
     except VlmPlannerError as exc:
         rclpy.logging.get_logger(name).fatal(str(exc))
         return CONFIG_ERROR_STATUS
-    finally:
-        shutdown_after_callbacks(executor)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
     return 0
 
 

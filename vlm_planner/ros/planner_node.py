@@ -64,6 +64,7 @@ from vlm_planner.core.strategies import make_strategy
 from vlm_planner.data.image_decoding import (compressed_msg_to_rgb, image_msg_to_rgb,
                                              stamp_to_seconds)
 from vlm_planner.errors import ImageConversionError, VlmPlannerError
+from vlm_planner.models.base import check_scoring
 from vlm_planner.ros.conversions import rgb_to_image_msg
 from vlm_planner.ros.debug_image import annotate_decision
 from vlm_planner.ros.node_main import run_node, SelfCleaningNode
@@ -273,6 +274,7 @@ class PlannerPorts:
             values[param.name] = param.value
         try:
             values = settings.complete(values)
+            check_scoring(self.live_planner.backend, values['strategy.scoring'])
             strategy = make_strategy(settings.strategy_config(values),
                                      self.live_planner.strategy.template)
             session_config = settings.session_config(values)

@@ -33,65 +33,28 @@ what was asked and :class:`~vlm_planner.errors.MessageTypeError` says which pack
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from pathlib import Path
-import signal
 import threading
 import time
 from typing import Iterable, Mapping
 
-import rclpy
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 
-from vlm_planner.errors import (BagError, BagFormatError, BagNotFoundError, ConfigError,
-                                MessageTypeError)
+from vlm_planner.data.bag_io import IMAGE_TYPES, open_bag
+from vlm_planner.errors import BagError, ConfigError, MessageTypeError
+from vlm_planner.ros.message_types import message_class
+from vlm_planner.ros.process import ros_process
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
-from vlm_planner.ros.spinning import ExecutorThread
+from vlm_planner.ros.recorder import DecisionRecorder, parse_record_topics
 
-#: Recorded types republished with the sensor-data profile, as the planner subscribes to them.
-IMAGE_TYPES = frozenset({'sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage'})
 #: ``/clock`` as ``ros2 bag play --clock`` publishes it (rclpy's time source subscribes so).
 CLOCK_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                        reliability=ReliabilityPolicy.BEST_EFFORT)
 #: How long the end of playback waits for reliable subscribers to acknowledge the last messages.
 ACK_TIMEOUT_S = 1.0
-
-
-def message_class(msgtype: str, topic: str = '') -> type:
-    """Import the rclpy message class of a type name such as ``sensor_msgs/msg/Image``.
-
-    Args:
-        msgtype: ROS 2 type name, ``package/msg/Name`` (``package/Name`` is read as the same).
-        topic: Topic the type belongs to, named in the error message.
-
-    Returns:
-        The generated Python message class.
-
-    Raises:
-        MessageTypeError: The name is malformed or its Python package is not installed.
-    """
-    parts = msgtype.split('/')
-    if len(parts) == 2:
-        parts.insert(1, 'msg')
-    where = f' (topic {topic})' if topic else ''
-    if len(parts) != 3 or parts[1] != 'msg' or not all(parts):
-        raise MessageTypeError(f'{msgtype!r}{where} is not a ROS 2 message type name; expected '
-                               'package/msg/Name, e.g. sensor_msgs/msg/Image.')
-    package, _, name = parts
-    try:
-        cls = getattr(importlib.import_module(f'{package}.msg'), name)
-    except (ImportError, AttributeError):
-        raise MessageTypeError(
-            f'cannot load message type {msgtype}{where}: the Python package {package!r} is not '
-            f'installed or has no message {name}. Install it (pip install ros-jazzy-'
-            f'{package.replace("_", "-")}, or source a ROS 2 workspace that has it).') from None
-    if not (isinstance(cls, type) and hasattr(cls, 'get_fields_and_field_types')):
-        raise MessageTypeError(f'{package}.msg.{name}{where} is not a ROS 2 message class.')
-    return cls
 
 
 def absolute_name(topic: str) -> str:
@@ -136,24 +99,6 @@ class PlayedTopic:
     out: str  # name it is published on (after remapping)
     count: int  # messages in the bag
     latched: bool  # recorded from a transient-local publisher
-
-
-def _open_reader(path: Path):
-    from rosbags.rosbag2 import Reader, ReaderError
-    try:
-        reader = Reader(path)
-        reader.open()
-    except FileNotFoundError:
-        if path.exists():
-            raise BagFormatError(f'{path} is not a rosbag2 recording: the folder has no '
-                                 'metadata.yaml. Pass the bag folder that ros2 bag record '
-                                 '(or vlm-planner play --record) wrote.') from None
-        raise BagNotFoundError(f'bag {path} does not exist; pass the folder of a rosbag2 '
-                               'recording (sqlite3 or mcap).') from None
-    except (ReaderError, OSError, ValueError, KeyError, IndexError) as exc:
-        raise BagFormatError(f'cannot read bag {path}: the recording is corrupt, incomplete or '
-                             f'not a rosbag2 bag ({str(exc).rstrip(".")}).') from exc
-    return reader
 
 
 def _latched(connection) -> bool:
@@ -251,8 +196,7 @@ class BagPlayer(Node):
         remap = {absolute_name(k): v for k, v in (remap or {}).items()}
         self.bag = Path(bag)
         skipped: list[str] = []
-        reader = _open_reader(self.bag)
-        try:
+        with open_bag(self.bag) as reader:
             duration = max(reader.end_time - reader.start_time, 0) * 1e-9
             if reader.message_count and start_offset >= duration:
                 raise ConfigError(f'start offset {start_offset} s is past the end of {self.bag} '
@@ -261,8 +205,6 @@ class BagPlayer(Node):
             self.start_ns = reader.start_time + round(start_offset * 1e9)
             #: The topics played, in name order.
             self.played = choose_topics(reader.topics, self.bag, wanted, remap, skipped)
-        finally:
-            reader.close()
         super().__init__('bag_player', **kwargs)  # only now: nothing above leaves a node behind
         for reason in skipped:
             self.get_logger().warning(reason)
@@ -318,14 +260,11 @@ class BagPlayer(Node):
             if self.progress:
                 from tqdm import tqdm
                 bar = tqdm(total=self.total, unit='msg', desc=self.bag.name, dynamic_ncols=True)
-            reader = _open_reader(self.bag)  # its own reader: storage handles stay in one thread
-            try:
+            with open_bag(self.bag) as reader:  # its own: storage handles stay in one thread
                 connections = [c for c in reader.connections if c.topic in self.topic_publishers]
                 while self._play_once(reader, connections, bar) and self.loop:
                     if bar is not None:
                         bar.reset()
-            finally:
-                reader.close()
             self._wait_for_acks()
         except Exception as exc:  # reported to the caller through self.error
             if isinstance(exc, BagError):
@@ -405,69 +344,25 @@ def play_bag(bag: str | Path, *, rate: float = 1.0, loop: bool = False,
     Raises:
         VlmPlannerError: The bag cannot be played or the recording cannot be written.
     """
-    context = rclpy.Context()
-    rclpy.init(args=['--ros-args', '--log-level', log_level], context=context)
-    executor = MultiThreadedExecutor(context=context)
-    spinner = ExecutorThread(executor)
-    nodes: list[Node] = []
-    player = recorder = None
-    previous_sigterm = _interrupt_on_sigterm()
-    try:
+    player = None
+    with ros_process(['--ros-args', '--log-level', log_level]) as process:
         # The player first: a bag that cannot be played must not leave an empty recording.
-        player = BagPlayer(bag, rate=rate, loop=loop, topics=topics, remap=remap,
-                           start_offset=start_offset, clock_rate=clock_rate,
-                           progress=progress, context=context)
-        nodes.append(player)
+        player = process.add(BagPlayer(bag, rate=rate, loop=loop, topics=topics, remap=remap,
+                                       start_offset=start_offset, clock_rate=clock_rate,
+                                       progress=progress, context=process.context))
+        recorder = None
         if record is not None:
-            from vlm_planner.ros.recorder import DecisionRecorder, parse_record_topics
-            recorder = DecisionRecorder(record, topics=parse_record_topics(record_topics),
-                                        storage=storage, context=context)
-            nodes.append(recorder)
-        for node in nodes:
-            executor.add_node(node)
-        spinner.start()
-        if _wait(context, delay):
+            recorder = process.add(DecisionRecorder(
+                record, topics=parse_record_topics(record_topics), storage=storage,
+                context=process.context))
+        process.start()
+        if process.sleep(delay):
             player.start()
-            while context.ok() and not player.done.wait(0.1):
-                pass
+            process.wait(player.done)
             if player.error is not None:
                 raise player.error
             if recorder is not None and player.done.is_set():
-                _wait(context, linger)
+                process.sleep(linger)
         if recorder is not None:
             recorder.close()  # here, so that a failure to finish the bag is raised
-        return player.published
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return player.published if player is not None else 0
-    finally:
-        if player is not None:
-            player.stop()
-        spinner.stop(destroy=nodes)  # the recorder closes its bag when destroyed
-        rclpy.try_shutdown(context=context)
-        if previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, previous_sigterm)
-
-
-def _interrupt_on_sigterm():
-    """Let SIGTERM stop playback as Ctrl-C does; return the handler it replaces, if replaced.
-
-    A context of one's own gets no rclpy signal handlers, and the default SIGTERM would end the
-    process before the recorder closes its bag. Python handlers can only be set in the main thread.
-    """
-    previous = signal.getsignal(signal.SIGTERM)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
-        return None
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    return previous
-
-
-def _wait(context, seconds: float) -> bool:
-    """Sleep ``seconds`` unless the context shuts down first; return whether it is still up."""
-    deadline = time.monotonic() + seconds
-    while context.ok() and time.monotonic() < deadline:
-        time.sleep(min(0.05, max(deadline - time.monotonic(), 0.0)))
-    return context.ok()
+    return player.published if player is not None else 0

@@ -32,15 +32,15 @@ from typing import Iterable, Mapping
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from vlm_planner.data.bag_io import IMAGE_TYPES, STORAGES
 from vlm_planner.errors import BagError, ConfigError, VlmPlannerError
-from vlm_planner.ros.player import IMAGE_TYPES, message_class
+from vlm_planner.ros.message_types import message_class
 from vlm_planner.ros.qos import SENSOR_QOS
 
 #: Type of a recorded topic given without one.
 DEFAULT_TYPE = 'std_msgs/msg/String'
 #: What the planner publishes: its JSON decision records and the chosen action labels.
 DEFAULT_TOPICS = {'decision': DEFAULT_TYPE, 'action': DEFAULT_TYPE}
-STORAGES = ('sqlite3', 'mcap')
 #: Reliable, volatile, and deep enough that a burst of decisions is not dropped while recording.
 RECORD_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,

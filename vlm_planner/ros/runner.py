@@ -27,14 +27,12 @@ from pathlib import Path
 import threading
 from typing import Callable
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import String
 
 from vlm_planner.errors import ConfigError
+from vlm_planner.ros.process import ros_process
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS
-from vlm_planner.ros.spinning import ExecutorThread
 
 TERMINAL_STATUSES = ('succeeded', 'failed')
 #: Seconds between an action's outcome and reading the scene it produced.
@@ -121,44 +119,55 @@ def ros_arguments(params_file: str | None, *, namespace: str = '', log_level: st
 def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = 'info',
              overrides: dict[str, object] | None = None, mock_manipulator: bool = True,
              scene_camera: bool = True, max_steps: int = 0,
-             on_step: Callable[[Step], None] | None = None) -> list[Step]:
+             on_step: Callable[[Step], None] | None = None, managed: bool = False) -> list[Step]:
     """Start the nodes in one process and spin until shutdown, the goal, or ``max_steps``.
+
+    With ``managed`` the planner is the lifecycle node, brought up here (configure, activate)
+    as a lifecycle manager would.
+
+    Ctrl-C or SIGTERM ends the run as a normal end (see :mod:`vlm_planner.ros.process`).
 
     Returns the steps whose outcome is known, in order.
 
     Raises:
         VlmPlannerError: a node cannot start (bad parameter, missing model or file).
+        NodeCrashedError: a node's callback raised, which stopped the run.
     """
     from vlm_planner.ros.mock_manipulator_node import MockManipulatorNode
-    from vlm_planner.ros.planner_node import PlannerNode
+    from vlm_planner.ros.planner_node import ManagedPlannerNode, PlannerNode
     from vlm_planner.ros.scene_camera_node import SceneCameraNode
 
     if params_file and not Path(params_file).is_file():
         raise ConfigError(f'parameter file {params_file} does not exist; pass --params with an '
                           'existing ROS 2 parameter file, or leave it out for the default.')
-    context = rclpy.Context()
-    rclpy.init(args=ros_arguments(params_file, namespace=namespace, log_level=log_level,
-                                  overrides=overrides), context=context)
-    executor = MultiThreadedExecutor(context=context)
-    spinner = ExecutorThread(executor)
-    nodes: list[Node] = []
     monitor = None
-    try:
+    with ros_process(ros_arguments(params_file, namespace=namespace, log_level=log_level,
+                                   overrides=overrides)) as process:
+        context = process.context
         if scene_camera:
-            nodes.append(SceneCameraNode(context=context))
+            process.add(SceneCameraNode(context=context))
         if mock_manipulator:
-            nodes.append(MockManipulatorNode(context=context))
-        monitor = LoopMonitor(max_steps=max_steps, on_step=on_step, context=context)
-        nodes.append(monitor)
-        nodes.append(PlannerNode(context=context))  # last: it loads the model
-        for node in nodes:
-            executor.add_node(node)
-        spinner.start()
-        while context.ok() and spinner.is_alive() and not monitor.done.wait(0.1):
-            pass
-        return monitor.reported
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return monitor.reported if monitor is not None else []
-    finally:
-        spinner.stop(destroy=nodes)
-        rclpy.try_shutdown(context=context)
+            process.add(MockManipulatorNode(context=context))
+        monitor = process.add(LoopMonitor(max_steps=max_steps, on_step=on_step,
+                                          context=context))
+        if managed:
+            planner = process.add(ManagedPlannerNode(context=context))
+            bring_up(planner)
+        else:
+            process.add(PlannerNode(context=context))  # last: it loads the model
+        process.start()
+        process.wait(monitor.done)
+    return monitor.reported if monitor is not None else []
+
+
+def bring_up(node) -> None:
+    """Configure and activate a lifecycle node, or raise why it would not.
+
+    Raises:
+        ConfigError: a transition failed (the node logged the reason, e.g. a missing model).
+    """
+    from rclpy.lifecycle import TransitionCallbackReturn
+    for name, transition in (('configure', node.trigger_configure),
+                             ('activate', node.trigger_activate)):
+        if transition() != TransitionCallbackReturn.SUCCESS:
+            raise ConfigError(f'the managed planner failed to {name}; its log above says why.')

@@ -38,6 +38,8 @@ class ExecutorThread:
                  poll: float = 0.1) -> None:
         """Prepare the thread; ``poll`` is how often (s) the loop looks for a stop request."""
         self.executor = executor
+        #: The exception that ended spinning (a callback raised), or None.
+        self.error: BaseException | None = None
         self._poll = poll
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
@@ -71,6 +73,9 @@ class ExecutorThread:
                 self.executor.spin_once(timeout_sec=self._poll)
             except ExternalShutdownException:
                 break
+            except Exception as exc:  # a callback raised: the thread ends, reporting it
+                self.error = exc
+                raise
 
 
 def shutdown_after_callbacks(executor: Executor, timeout: float = 10.0) -> None:
