@@ -36,7 +36,7 @@ from vlm_planner.core.keyframes import KeyframeConfig
 from vlm_planner.core.planner import Planner
 from vlm_planner.core.prompts import PromptTemplate
 from vlm_planner.core.session import DecisionSession, SessionConfig
-from vlm_planner.core.strategies import SCORINGS, STRATEGIES, StrategyConfig, make_strategy
+from vlm_planner.core.strategies import StrategyConfig, make_strategy
 from vlm_planner.core.trigger import TriggerConfig
 from vlm_planner.models.base import check_scoring
 from vlm_planner.models.factory import ModelConfig, load_backend
@@ -54,6 +54,9 @@ class PlanningConfig:
     min_confidence: float = option(0.0, 'Publish the action only when the decision confidence '
                                    '(0..1) reaches this; the decision record is published '
                                    'either way.', dynamic=True, minimum=0.0, maximum=1.0)
+    max_rationale_chars: int = option(2000, 'Longest rationale kept in a decision record; a '
+                                      'longer one is cut in the middle with a marker. 0: none.',
+                                      dynamic=True, minimum=0)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -78,26 +81,9 @@ class NodeConfig:
         check_fields(self)
 
 
-#: The strategy rows, until their dataclass declares them.
-_STRATEGY: tuple[Param, ...] = (
-    Param('strategy.name', 'base', "Prompting strategy: 'base', 'cot' (chain of thought), "
-          "'reflect' (self-reflection) or 'consistency' (self-consistency).", dynamic=True,
-          choices_from=STRATEGIES),
-    Param('strategy.scoring', 'letter', "How options are scored where a strategy scores them: "
-          "'letter' (answer-letter probabilities, one forward pass) or 'likelihood' (each whole "
-          "action's mean token log-probability, EgoPlan's lowest loss, prompt computed once).",
-          dynamic=True, choices_from=SCORINGS),
-    Param('strategy.samples', 5, 'Self-consistency: answers sampled per decision (one batch).',
-          dynamic=True, minimum=1),
-    Param('strategy.temperature', 0.7, 'Self-consistency: sampling temperature.', dynamic=True,
-          above=0.0),
-    Param('strategy.max_new_tokens', 128, 'Chain of thought and self-consistency: longest '
-          'reasoning, in tokens.', dynamic=True, minimum=1),
-)
-
 PLANNER_PARAMS: tuple[Param, ...] = (
     *params_of(SessionConfig), *params_of(PlanningConfig), *params_of(NodeConfig),
-    *params_of(ModelConfig, 'model.'), *_STRATEGY,
+    *params_of(ModelConfig, 'model.'), *params_of(StrategyConfig, 'strategy.'),
     *params_of(KeyframeConfig, 'keyframes.'),
     *params_of(TriggerConfig, 'trigger.'),
 )
@@ -112,10 +98,7 @@ def complete(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def strategy_config(values: Mapping[str, Any]) -> StrategyConfig:
     """The strategy part of complete ``values``."""
-    return StrategyConfig(name=values['strategy.name'], samples=values['strategy.samples'],
-                          temperature=values['strategy.temperature'],
-                          max_new_tokens=values['strategy.max_new_tokens'],
-                          scoring=values['strategy.scoring'])
+    return params.build(StrategyConfig, values, 'strategy.')
 
 
 def keyframe_config(values: Mapping[str, Any]) -> KeyframeConfig:
@@ -163,7 +146,8 @@ def make_planner(values: Mapping[str, Any], backend) -> Planner:
     check_scoring(backend, values['strategy.scoring'])
     strategy = make_strategy(strategy_config(values), load_template(values))
     return Planner(backend, load_actions(values), strategy,
-                   min_confidence=values['min_confidence'])
+                   min_confidence=values['min_confidence'],
+                   max_rationale_chars=values['max_rationale_chars'])
 
 
 def check(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ CANDIDATES = ['pick up the red block', 'put the held block in the bin', 'pick up
     ('Answer: (B)', 1, 'marker'),
     ('First I look. ... The answer is C.', 2, 'marker'),
     ('Answer: A. Wait, no. Answer: (C)', 2, 'marker'),
+    ('answer is: B', 1, 'marker'), ('Answer:C', 2, 'marker'), ('Answer - ( A )', 0, 'marker'),
     ('B', 1, 'letter'),
     ('(C) pick up the blue block', 2, 'letter'),
     ('A. pick', 0, 'letter'),
@@ -82,6 +83,7 @@ def test_negation_drops_only_the_mention_it_is_in_front_of(text, index):
     'put the held block in the box',
     'I pick up the blu block',  # an extra word is not a misspelling
     'pick blue block',
+    'unpick up the red block',  # a prefix that reverses the verb is not a typo
 ])
 def test_an_action_outside_the_candidates_is_invalid_not_the_nearest_candidate(text):
     parsed = parse_answer(text, CANDIDATES)
@@ -100,6 +102,17 @@ def test_labels_match_whole_words_only():
     labels = ['wait', 'pick up the red block']
     assert parse_answer('I am waiting for nothing, so pick up the red block', labels).index == 1
     assert parse_answer('waiting', labels).index is None
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize('text', [
+    'The answer' + ' ' * 3000, 'answer is' + '\n' * 3000 + '(', 'Answer:' + '\t' * 3000 + '-'],
+    ids=['spaces', 'newlines', 'tabs'])
+def test_blank_runs_after_answer_cost_linear_time(text):
+    # The marker pattern once backtracked polynomially here: hours for a few thousand blanks.
+    start = time.perf_counter()
+    assert parse_answer(text, CANDIDATES).index is None
+    assert time.perf_counter() - start < 1.0
 
 
 def test_a_huge_reply_is_read_from_its_end_in_bounded_time():

@@ -15,8 +15,9 @@
 """Property-based tests: whatever a model replies, a decision is a candidate action or none.
 
 Random and adversarial replies (random unicode, actions outside the candidates, negated
-candidates, answer letters out of range, huge texts) and random scores go through every
-registered strategy with both scorings and both ``on_invalid`` settings, via a scripted backend.
+candidates, answer letters out of range, long runs of blanks, huge texts) and random scores go
+through every registered strategy with both scorings and both ``on_invalid`` settings, via a
+scripted backend.
 """
 
 import json
@@ -40,7 +41,7 @@ NEGATIONS = ('do NOT', "don't", 'I would not', 'never', 'avoid', 'rather than', 
              'Do not', 'I won\u2019t')
 FRAMES = [Frame(np.zeros((8, 8, 3), np.uint8), 0.0), Frame(np.zeros((8, 8, 3), np.uint8), 1.0)]
 # Derandomized (the same examples on every run) and bounded, so the suite stays fast.
-PROPERTY = settings(derandomize=True, max_examples=120, deadline=None, database=None,
+PROPERTY = settings(derandomize=True, max_examples=300, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 labels = st.sampled_from(LIBRARY.labels)
@@ -52,7 +53,9 @@ marker = st.builds(lambda form, x: form.format(x), st.sampled_from(
 huge = st.builds(lambda text, n: text * n, st.text(min_size=1, max_size=12),
                  st.integers(1_000, 40_000))
 typo = st.builds(lambda label, i: label[:i] + label[i + 1:], labels, st.integers(0, 20))
-piece = st.one_of(st.text(max_size=80), labels, foreign, negated_label, marker, typo,
+blanks = st.builds(lambda word, blank, n: word + blank * n, st.sampled_from(('answer', 'Answer:')),
+                   st.sampled_from(' \n\t'), st.integers(100, 3000))
+piece = st.one_of(st.text(max_size=80), labels, foreign, negated_label, marker, typo, blanks,
                   st.sampled_from(('\n', ', ', '. ', '; ', ' not ', ' but ', ' so ', '\u2019')))
 reply = st.one_of(st.lists(piece, max_size=8).map(''.join), huge, st.text())
 probs = st.lists(st.floats(0.0, 1.0), min_size=1, max_size=6)

@@ -64,8 +64,9 @@ EXAMPLE_BACKEND = textwrap.dedent('''
 @pytest.fixture
 def isolated_registry(monkeypatch):
     """Let a test register backends without leaving them behind."""
-    monkeypatch.setattr(registry, '_ENTRIES', dict(registry._ENTRIES))
-    monkeypatch.setattr(registry, '_discovered', registry._discovered)
+    backends_registry = registry.BACKEND_REGISTRY
+    monkeypatch.setattr(backends_registry, '_entries', dict(backends_registry._entries))
+    monkeypatch.setattr(backends_registry, '_searched', backends_registry._searched)
     monkeypatch.setattr(backends, '__path__', list(backends.__path__))
 
 
@@ -111,14 +112,14 @@ def test_a_backend_registered_in_code_loads_by_name(isolated_registry):
 
 def test_a_name_registered_twice_is_refused(isolated_registry):
     register_backend('twice')(lambda config: None)
-    with pytest.raises(ValueError, match="backend 'twice' is registered twice"):
+    with pytest.raises(ConfigError, match="backend name 'twice' is taken"):
         register_backend('twice')(lambda config: None)
-    with pytest.raises(ValueError, match='identifier'):
-        register_backend('not a name')
+    with pytest.raises(ConfigError, match='identifier'):
+        register_backend('not a name')(lambda config: None)
 
 
 def test_an_unknown_backend_lists_the_registered_ones():
-    with pytest.raises(ConfigError, match="model.backend is 'onnx'; choose one of tiny, "
+    with pytest.raises(ConfigError, match="backend 'onnx' is unknown; choose one of tiny, "
                                           'transformers, openai'):
         get_backend_loader('onnx')
 

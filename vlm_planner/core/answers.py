@@ -21,8 +21,9 @@ Tried in order, first match wins:
 3. a candidate's label written out as whole words (the last one mentioned, as reasoning usually
    ends on it);
 4. a fuzzy match of the reply's last line: accepted only when that line is a near-spelling of
-   exactly one label, word by word (each differing word a close spelling of the label's word,
-   only articles missing or added) and close enough overall (difflib ratio >= ``FUZZY_CUTOFF``).
+   exactly one label, word by word (each differing word a close spelling of the label's word
+   with the same first letter, only articles missing or added) and close enough overall
+   (difflib ratio >= ``FUZZY_CUTOFF``).
    A line naming another action that shares words with a label (``pick up the yellow block``
    against ``pick up the red block``, ``open the drawer``) is not a near-spelling: invalid.
 
@@ -56,8 +57,11 @@ MAX_PARSED_CHARS = 16_000
 #: How many words before a mention are searched for a negation.
 NEGATION_WINDOW = 4
 
-# Letters must be capitals: 'the answer is a bit unclear' names no option.
-_MARKER = re.compile(r'(?i:answer)\s*(?i:is)?\s*[:\-]?\s*\(?\s*([A-Z])\s*\)?(?![A-Za-z])')
+# Letters must be capitals: 'the answer is a bit unclear' names no option. No two runs of blanks
+# may meet without a mandatory token between them: 'answer' and a long run of blanks must cost
+# linear time, not polynomial (a model reply is untrusted input).
+_MARKER = re.compile(
+    r'(?i:answer)(?:\s+(?i:is))?\s*(?:[:\-]\s*)?(?:\(\s*)?([A-Z])\s*\)?(?![A-Za-z])')
 _LEADING_LETTER = re.compile(r'^\s*\(?([A-Z])(?:\s*$|\s*[).:\]])')
 # A clause ends at punctuation or at a word that starts a new thought ('instead of' negates).
 # Not at a colon: 'Avoid: put the block in the bin' stays negated.
@@ -67,7 +71,7 @@ _NEGATION = re.compile(
     r"\b(?:not|never|no|nor|neither|cannot|avoid|avoiding|without|refrain|\w+n't|"
     r"dont|doesnt|didnt|wont|wouldnt|shouldnt|cant|instead\s+of|rather\s+than)\b")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-_ANSWER_PREFIX = re.compile(r"^\s*(?:final\s+)?(?:answer|action)\s*(?:is)?\s*[:\-]?\s*")
+_ANSWER_PREFIX = re.compile(r"^\s*(?:final\s+)?(?:answer|action)(?:\s+is)?\s*(?:[:\-]\s*)?")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,10 +182,15 @@ def _same_words(words: list[str], label_words: list[str]) -> bool:
         if op in ('insert', 'delete'):
             if not set(mine + theirs) <= OPTIONAL_WORDS:
                 return False
-        elif abs(len(mine) - len(theirs)) > 1 or difflib.SequenceMatcher(
-                None, ''.join(mine), ''.join(theirs), autojunk=False).ratio() < WORD_CUTOFF:
+        elif not _misspelt(''.join(mine), ''.join(theirs)) or abs(len(mine) - len(theirs)) > 1:
             return False
     return True
+
+
+def _misspelt(mine: str, theirs: str) -> bool:
+    """Whether ``mine`` is a close spelling of ``theirs`` that starts alike ('unstack': no)."""
+    return mine[:1] == theirs[:1] and difflib.SequenceMatcher(
+        None, mine, theirs, autojunk=False).ratio() >= WORD_CUTOFF
 
 
 def _before(text: str, position: int) -> str:

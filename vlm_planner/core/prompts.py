@@ -116,7 +116,11 @@ def format_choice(template: PromptTemplate, question: PlanningQuestion, index: i
 
 def build_messages(template: PromptTemplate, question: PlanningQuestion,
                    instruction: str) -> list[Message]:
-    """Return the chat messages for ``question``, ending the user turn with ``instruction``."""
+    """Return the chat messages for ``question``, ending the user turn with ``instruction``.
+
+    A template whose ``choice`` is empty leaves the options list (and its header) out: the prompt
+    of a model fine-tuned on whole action texts and asked by likelihood scoring.
+    """
     parts: list[Part] = []
     if question.history:
         times = ', '.join(f'{f.stamp - question.current.stamp:+.1f} s' for f in question.history)
@@ -124,10 +128,13 @@ def build_messages(template: PromptTemplate, question: PlanningQuestion,
         parts.append(VideoPart(tuple(question.history)))
     parts.append(TextPart(template.current))
     parts.append(ImagePart(question.current))
-    options = '\n'.join(format_choice(template, question, i)
-                        for i in range(len(question.candidates)))
-    parts.append(TextPart(f'{template.question.format(goal=question.goal)}\n'
-                          f'{template.choices_header}\n{options}\n{instruction}'))
+    asked = template.question.format(goal=question.goal)
+    if template.choice:
+        options = '\n'.join(format_choice(template, question, i)
+                            for i in range(len(question.candidates)))
+        parts.append(TextPart(f'{asked}\n{template.choices_header}\n{options}\n{instruction}'))
+    else:  # no options list: the candidates are only scored as whole answers (likelihood)
+        parts.append(TextPart(f'{asked}\n{instruction}'))
     messages = [Message('user', tuple(parts))]
     if template.system:
         messages.insert(0, Message.text('system', template.system))

@@ -329,9 +329,10 @@ class DecisionSession:
         """Count ``decision`` and say whether its action may go out."""
         self.stats['decisions'] += 1
         self.last_decision = decision
-        if not decision.action:
+        if decision.needs_help or not decision.action:
             self.stats['needs_help'] += 1
-            problem = 'needs help: the model named no candidate action'
+            problem = ('needs help: ' + (decision.needs_help_reason
+                                         or 'the model named no candidate action'))
         elif not decision.accepted:
             self.stats['held_low_confidence'] += 1
             problem = (f'confidence {decision.confidence:.2f} is below min_confidence; no action '

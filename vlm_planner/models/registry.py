@@ -29,13 +29,9 @@ whenever the names are listed, which configuration parsing does.
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
-import pkgutil
-import threading
 from typing import TYPE_CHECKING, Callable
 
-from vlm_planner.errors import ConfigError
+from vlm_planner.registry import Registry
 
 if TYPE_CHECKING:
     from vlm_planner.models.base import VLMBackend
@@ -48,16 +44,14 @@ Loader = Callable[['ModelConfig'], 'VLMBackend']
 BACKENDS_PACKAGE = 'vlm_planner.models.backends'
 
 
-@dataclasses.dataclass(frozen=True)
-class _Entry:
-    load: Loader
-    order: int
-    module: str
+def _is_backend_name(load: Loader, name: str) -> str:
+    if not name.isidentifier():
+        return f'a backend name must be a Python identifier, got {name!r}.'
+    return '' if callable(load) else f'backend {name!r} must register a loader function.'
 
 
-_ENTRIES: dict[str, _Entry] = {}
-_LOCK = threading.Lock()
-_discovered: tuple[str, ...] = ()  # the package path last searched
+BACKEND_REGISTRY: Registry[Loader] = Registry('backend', BACKENDS_PACKAGE,
+                                              check=_is_backend_name)
 
 
 def register_backend(name: str, *, order: int = 100) -> Callable[[Loader], Loader]:
@@ -68,32 +62,15 @@ def register_backend(name: str, *, order: int = 100) -> Callable[[Loader], Loade
         order: position among the backend names (lower first; ties by name), so the built-in
             ones keep a stable order in parameter descriptions and choices.
 
-    Returns:
-        A decorator that registers the loader and returns it unchanged.
-
     Raises:
-        ValueError: ``name`` is empty or already taken by another loader.
+        ConfigError: ``name`` is not an identifier or already taken by another loader.
     """
-    if not name or not name.isidentifier():
-        raise ValueError(f'a backend name must be a Python identifier, got {name!r}')
-
-    def decorate(load: Loader) -> Loader:
-        with _LOCK:
-            known = _ENTRIES.get(name)
-            if known is not None and known.load is not load:
-                raise ValueError(f'backend {name!r} is registered twice (by {known.module} and '
-                                 f'{load.__module__}); give one of them another name')
-            _ENTRIES[name] = _Entry(load, order, load.__module__)
-        return load
-
-    return decorate
+    return BACKEND_REGISTRY.register(name, order=order)
 
 
 def backend_names() -> tuple[str, ...]:
     """Return the registered names: tiny, transformers, openai first, then by order and name."""
-    discover_backends()
-    with _LOCK:
-        return tuple(sorted(_ENTRIES, key=lambda name: (_ENTRIES[name].order, name)))
+    return BACKEND_REGISTRY.names()
 
 
 def get_backend_loader(name: str) -> Loader:
@@ -102,26 +79,4 @@ def get_backend_loader(name: str) -> Loader:
     Raises:
         ConfigError: no backend has that name; the message lists those that do.
     """
-    names = backend_names()
-    if name not in names:
-        raise ConfigError(f'model.backend is {name!r}; choose one of {", ".join(names)}.')
-    with _LOCK:
-        return _ENTRIES[name].load
-
-
-def discover_backends() -> None:
-    """Import every module of :data:`BACKENDS_PACKAGE` once, so each registers its backend.
-
-    Cheap after the first call: the package is searched again only when its path changed. The
-    imports run outside the registry's lock (a module registering from another thread's import
-    must not wait for it); importing a module twice is harmless.
-    """
-    global _discovered
-    package = importlib.import_module(BACKENDS_PACKAGE)
-    path = tuple(package.__path__)
-    if path == _discovered:
-        return
-    for module in pkgutil.iter_modules(path):
-        if not module.name.startswith('_'):
-            importlib.import_module(f'{BACKENDS_PACKAGE}.{module.name}')
-    _discovered = path
+    return BACKEND_REGISTRY.get(name)

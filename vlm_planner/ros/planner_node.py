@@ -283,6 +283,7 @@ class PlannerPorts:
         self.values = values
         self.live_planner.strategy = strategy
         self.live_planner.min_confidence = values['min_confidence']
+        self.live_planner.max_rationale_chars = values['max_rationale_chars']
         self.live_session.config = session_config
         if values['goal']:
             self._on_goal(String(data=values['goal']))
@@ -354,8 +355,8 @@ class PlannerPorts:
         self.decision_pub.publish(String(data=json.dumps(record)))
         verdict = '->' if published else f'held ({outcome.problem})'
         self.node.get_logger().info(
-            f'{verdict} {decision.action!r} conf {decision.confidence:.2f} in '
-            f'{decision.latency_s * 1000:.0f} ms')
+            f'{verdict} {decision.action or "(no action: needs help)"!r} conf '
+            f'{decision.confidence:.2f} in {decision.latency_s * 1000:.0f} ms')
         latest = self.live_session.buffer.latest
         if self.io.publish_debug_image and latest is not None \
                 and self.debug_pub.get_subscription_count():

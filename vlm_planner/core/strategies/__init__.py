@@ -26,7 +26,7 @@ from vlm_planner.core.strategies.interface import (ON_INVALID, SCORINGS, STRATEG
                                                    make_strategy, register_strategy,
                                                    strategy_names, unregister_strategy)
 
-STRATEGY_REGISTRY.discover(__name__)
+STRATEGY_REGISTRY.discover()
 
 #: The strategies shipped with the package, registered when it was imported (the registry,
 #: :func:`strategy_names`, also knows any registered later).

@@ -45,7 +45,7 @@ import numpy as np
 
 from vlm_planner.core.chat import Message
 from vlm_planner.core.prompts import PlanningQuestion, PromptTemplate
-from vlm_planner.core.strategies.registry import Registry
+from vlm_planner.registry import Registry
 from vlm_planner.errors import InferenceError
 from vlm_planner.params import check_fields, option
 
@@ -153,7 +153,15 @@ class Strategy(abc.ABC):
                               answer_method='no action', reason=reason)
 
 
-STRATEGY_REGISTRY: Registry[Strategy] = Registry('strategy', Strategy)
+def _is_strategy(cls: object, name: str) -> str:
+    if isinstance(cls, type) and issubclass(cls, Strategy):
+        return ''
+    return (f'{cls!r} registered as strategy {name!r} does not derive from Strategy; subclass '
+            'it.')
+
+
+STRATEGY_REGISTRY: Registry[type[Strategy]] = Registry(
+    'strategy', 'vlm_planner.core.strategies', check=_is_strategy)
 
 
 def register_strategy(name: str, *,
@@ -161,11 +169,17 @@ def register_strategy(name: str, *,
     """Class decorator: make a :class:`Strategy` subclass available under ``name``.
 
     Args:
-        name: the value of ``strategy.name`` that selects it.
+        name: the value of ``strategy.name`` that selects it (also set as the class's ``name``).
         order: its place among the names (lower first, ties by name); the shipped strategies
             use 10 to 40.
     """
-    return STRATEGY_REGISTRY.register(name, order=order)
+    register = STRATEGY_REGISTRY.register(name, order=order)
+
+    def decorate(cls: type[Strategy]) -> type[Strategy]:
+        register(cls)
+        cls.name = name
+        return cls
+    return decorate
 
 
 def unregister_strategy(name: str) -> None:
