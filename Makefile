@@ -22,6 +22,7 @@ demo: venv
 	$(VENV)/bin/vlm-planner demo
 
 test: venv
+	$(PY) -m mypy
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # The CPU benchmarks behind docs/performance.md (a few minutes).
