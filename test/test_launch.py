@@ -72,3 +72,39 @@ def test_launched_graph_closes_the_loop():
     assert actions, 'the launched planner published no action within 120 s'
     assert all(a in labels for a in actions)
     assert 'executing' in statuses and 'succeeded' in statuses
+
+
+@launch_pytest.fixture
+def managed_planner_graph():
+    """The launch file with the planner as a lifecycle node, brought up by the launch file."""
+    return launch.LaunchDescription([
+        IncludeLaunchDescription(PythonLaunchDescriptionSource(str(LAUNCH_FILE)),
+                                 launch_arguments={'managed': 'true',
+                                                   'dry_run': 'false'}.items()),
+        launch_pytest.actions.ReadyToTest(),
+    ])
+
+
+@pytest.mark.launch(fixture=managed_planner_graph)
+def test_launched_managed_planner_is_configured_activated_and_plans():
+    from lifecycle_msgs.msg import State
+    from lifecycle_msgs.srv import GetState
+    rclpy.init()
+    node = rclpy.create_node('launch_test_lifecycle_client')
+    actions = []
+    node.create_subscription(String, 'action', lambda m: actions.append(m.data), COMMAND_QOS)
+    client = node.create_client(GetState, '/vlm_planner/get_state')
+    try:
+        assert client.wait_for_service(timeout_sec=60.0), 'no lifecycle services'
+        deadline = time.monotonic() + 120.0
+        state = None
+        while time.monotonic() < deadline and not actions:
+            future = client.call_async(GetState.Request())
+            rclpy.spin_until_future_complete(node, future, timeout_sec=5.0)
+            state = future.result().current_state.id if future.result() else state
+            rclpy.spin_once(node, timeout_sec=0.5)
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+    assert state == State.PRIMARY_STATE_ACTIVE
+    assert actions, 'the managed planner published no action within 120 s'

@@ -230,5 +230,6 @@ def test_load_dataset_dispatches_on_content(tmp_path, egoplan):
         load_dataset(notes, fps=10.0)
     other = tmp_path / 'other.yaml'
     other.write_text('model: qwen\n')
-    with pytest.raises(AnnotationError, match='other.yaml is neither an annotation file'):
+    with pytest.raises(AnnotationError, match='other.yaml is of no known data-set kind. Known '
+                                              'kinds: an annotation file'):
         load_dataset(other)

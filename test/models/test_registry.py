@@ -65,6 +65,7 @@ EXAMPLE_BACKEND = textwrap.dedent('''
 def isolated_registry(monkeypatch):
     """Let a test register backends without leaving them behind."""
     backends_registry = registry.BACKEND_REGISTRY
+    backends_registry.names()  # the shipped backends registered before the copy
     monkeypatch.setattr(backends_registry, '_entries', dict(backends_registry._entries))
     monkeypatch.setattr(backends_registry, '_searched', backends_registry._searched)
     monkeypatch.setattr(backends, '__path__', list(backends.__path__))

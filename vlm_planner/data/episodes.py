@@ -114,41 +114,42 @@ class BagDataset(Dataset):
 
 
 def load_dataset(path: str | Path, **options) -> Dataset:
-    """Open an annotation file or an EgoPlan-Bench item file, told apart by content.
+    """Open a data-set file with the registered format that recognises its content.
+
+    The formats (:mod:`vlm_planner.data.formats`) are annotation files (a mapping with
+    ``decision_points``, :class:`BagDataset`) and EgoPlan-Bench item files (a JSON list of items
+    with ``task_goal``, :class:`EgoPlanDataset`), and any registered since.
 
     Args:
-        path: an annotation file (a mapping with ``decision_points``) or an EgoPlan-Bench JSON
-            list of items (with ``task_goal``).
-        **options: passed on to :class:`BagDataset` (``name``) or :class:`EgoPlanDataset`
-            (``video_root``, required, and ``name``, ``fps``, ``sample_fps``); options that are
-            None are left out, and ``video_root`` is ignored for annotation files.
+        path: the file.
+        **options: passed on to the format's data set (``name`` for all; ``video_root``,
+            required, ``fps`` and ``sample_fps`` for EgoPlan-Bench); options that are None are
+            left out, and options that do not apply to the file's kind but are shared by a mixed
+            command line (``video_root``) are dropped.
 
     Raises:
-        AnnotationError: the file is neither kind, an option does not apply to its kind, or the
-            file is invalid.
+        AnnotationError: no format recognises the file, an option does not apply to its kind or
+            a required one is missing, or the file is invalid.
     """
+    from vlm_planner.data.formats import DATASET_FORMATS
+
     path = Path(path)
     options = {k: v for k, v in options.items() if v is not None}
     data = read_data_file(path)
-    factory: type[Dataset]
-    allowed: tuple[str, ...]
-    if isinstance(data, dict) and 'decision_points' in data:
-        kind, factory, allowed = 'an annotation file', BagDataset, ('name',)
-        options.pop('video_root', None)  # one --video-root serves a mix of both kinds
-    elif isinstance(data, list) and data and all(
-            isinstance(entry, dict) and 'task_goal' in entry for entry in data):
-        kind, factory, allowed = ('an EgoPlan-Bench item file', EgoPlanDataset,
-                                  ('video_root', 'name', 'fps', 'sample_fps'))
-        if 'video_root' not in options:
-            raise AnnotationError(f'{path} is an EgoPlan-Bench item file; give video_root, the '
-                                  'folder holding its videos or frame folders.')
-    else:
-        raise AnnotationError(
-            f'{path} is neither an annotation file (a mapping with "decision_points") nor an '
-            'EgoPlan-Bench item file (a JSON list of items with "task_goal"); see '
-            'docs/datasets.md.')
-    unknown = sorted(set(options) - set(allowed))
+    formats = [DATASET_FORMATS.get(name) for name in DATASET_FORMATS.names()]
+    chosen = next((f for f in formats if f.recognises(data)), None)
+    if chosen is None:
+        kinds = '; '.join(f'{f.description} ({f.hint})' for f in formats)
+        raise AnnotationError(f'{path} is of no known data-set kind. Known kinds: {kinds}. See '
+                              'docs/datasets.md.')
+    for name in set(chosen.ignored) - set(chosen.options):
+        options.pop(name, None)
+    missing = [name for name in chosen.required if name not in options]
+    if missing:
+        raise AnnotationError(f'{path} is {chosen.description}; give {", ".join(missing)} (for '
+                              'EgoPlan-Bench: the folder holding its videos or frame folders).')
+    unknown = sorted(set(options) - set(chosen.options))
     if unknown:
-        raise AnnotationError(f'{path} is {kind}; option(s) {", ".join(unknown)} do not apply '
-                              f'(accepted: {", ".join(allowed)}).')
-    return factory(path, **options)
+        raise AnnotationError(f'{path} is {chosen.description}; option(s) {", ".join(unknown)} '
+                              f'do not apply (accepted: {", ".join(chosen.options)}).')
+    return chosen.open(path, **options)
