@@ -241,6 +241,29 @@ def cmd_make_tiny_model(args) -> int:
     return 0
 
 
+def cmd_generate(args) -> int:
+    """Write synthetic tabletop episodes: rosbag2 recordings, annotation files and a manifest."""
+    import time
+    from vlm_planner.sim.episodes import RolloutConfig
+    from vlm_planner.sim.filming import FilmConfig
+    from vlm_planner.sim.generate import (generate, GenerateOptions, parse_families,
+                                          parse_splits, summary)
+    options = GenerateOptions(
+        episodes=args.episodes, seed=args.seed, splits=parse_splits(args.splits),
+        ood_episodes=args.ood_episodes, storage=args.storage,
+        families=parse_families(args.families), actions_file=args.actions,
+        film=FilmConfig(width=args.width, height=args.height, fps=args.fps),
+        rollout=RolloutConfig(detour_rate=args.detour_rate))
+    start = time.monotonic()
+    manifest = generate(args.out, options, workers=args.workers, overwrite=args.overwrite,
+                        progress=not args.quiet)
+    for line in summary(manifest):
+        print(line)
+    print(f'wrote {args.out} in {time.monotonic() - start:.1f} s; evaluate with: vlm-planner '
+          f'eval --data {Path(args.out) / "test"}/*.yaml --out RESULTS')
+    return 0
+
+
 #: How --model of plan and eval names a model (parsed by vlm_planner.models.spec).
 MODEL_HELP = ("'tiny', 'tiny:ARCH', a local model folder, or a served model as "
               "'openai:http://HOST:PORT/v1[#SERVED_NAME]' (default: as the model.* parameters "
@@ -360,6 +383,37 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument('--out', required=True, help='folder to write the model to')
     tiny.add_argument('--seed', type=int, default=0)
     tiny.set_defaults(func=cmd_make_tiny_model)
+
+    gen = sub.add_parser('generate', help='write synthetic tabletop episodes (rosbag2 + '
+                                          'annotations) for fine-tuning and evaluation')
+    gen.add_argument('--out', required=True, metavar='DIR', help='new or empty output folder')
+    gen.add_argument('--episodes', type=int, required=True, metavar='N',
+                     help='episodes over the in-domain splits')
+    gen.add_argument('--seed', type=int, default=0, help='seed of everything (default: 0)')
+    gen.add_argument('--workers', type=int, metavar='W',
+                     help='worker processes (default: the number of CPUs)')
+    gen.add_argument('--width', type=int, default=112, help='frame width (default: 112)')
+    gen.add_argument('--height', type=int, default=112, help='frame height (default: 112)')
+    gen.add_argument('--fps', type=float, default=5.0, help='frames per second (default: 5)')
+    gen.add_argument('--splits', default='train:0.8,val:0.1,test:0.1', metavar='SPEC',
+                     help='NAME:FRACTION,... adding up to 1 (default: train:0.8,val:0.1,test:0.1)')
+    gen.add_argument('--ood-episodes', type=int, metavar='M',
+                     help='episodes of the out-of-domain split (default: as many as test; 0: '
+                          'none)')
+    gen.add_argument('--families', default='all', metavar='LIST',
+                     help='goal families, comma-separated: bin-single, bin-multi, bin-all, '
+                          'table, stack-pair, tower (default: all)')
+    gen.add_argument('--detour-rate', type=float, default=0.15, metavar='P',
+                     help='chance that a step is a detour: a wrong pick or placement, or a '
+                          'failed action (default: 0.15)')
+    gen.add_argument('--actions', metavar='FILE',
+                     help='action library YAML (default: the shipped tabletop library)')
+    gen.add_argument('--storage', choices=['sqlite3', 'mcap'], default='sqlite3',
+                     help='rosbag2 storage (default: sqlite3)')
+    gen.add_argument('--overwrite', action='store_true',
+                     help='replace a data set that vlm-planner generate wrote into --out')
+    gen.add_argument('--quiet', action='store_true', help='no progress bar')
+    gen.set_defaults(func=cmd_generate)
     return parser
 
 

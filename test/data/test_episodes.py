@@ -233,3 +233,23 @@ def test_load_dataset_dispatches_on_content(tmp_path, egoplan):
     with pytest.raises(AnnotationError, match='other.yaml is of no known data-set kind. Known '
                                               'kinds: an annotation file'):
         load_dataset(other)
+
+
+def test_a_folder_of_annotation_files_is_one_data_set(tmp_path):
+    folder = tmp_path / 'split'
+    folder.mkdir()
+    for name in ('e1', 'e2'):
+        write_camera_bag(folder / f'{name}-bag', count=4)
+        write_annotation(folder / f'{name}.yaml', [decision(0.1), decision(0.2)],
+                         bag=f'{name}-bag')
+    dataset = load_dataset(folder)
+    assert dataset.name == 'split' and len(dataset) == 4
+    assert dataset.item_ids() == ['e1/0', 'e1/1', 'e2/0', 'e2/1']
+    items = list(dataset.items(CONFIG))
+    assert [i.item_id for i in items] == dataset.item_ids()
+    assert {i.dataset for i in items} == {'split'}
+    with pytest.raises(AnnotationError, match='is a rosbag2 recording, not a data set'):
+        load_dataset(tmp_path / 'split' / 'e1-bag')
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(AnnotationError, match='holds no data-set file'):
+        load_dataset(tmp_path / 'empty')

@@ -28,6 +28,7 @@ model sees exactly what the robot would have seen, and never a frame from after 
 from __future__ import annotations
 
 import collections
+import dataclasses
 from pathlib import Path
 from typing import Iterator
 
@@ -39,7 +40,10 @@ from vlm_planner.data.egoplan import EgoPlanDataset
 from vlm_planner.data.items import Dataset, EvalItem
 from vlm_planner.errors import AnnotationError, BagError
 
-__all__ = ['BagDataset', 'EgoPlanDataset', 'load_dataset']
+__all__ = ['BagDataset', 'EgoPlanDataset', 'FolderDataset', 'load_dataset']
+
+#: Endings of the data-set files a folder's parts are read from.
+DATA_SUFFIXES = ('.yaml', '.yml', '.json')
 
 
 class BagDataset(Dataset):
@@ -113,6 +117,48 @@ class BagDataset(Dataset):
         return item
 
 
+class FolderDataset(Dataset):
+    """Every data-set file of a folder, in name order, as one data set (e.g. a generated split).
+
+    Item ids are ``<file stem>/<item id>``, so points of different files never collide.
+
+    Args:
+        folder: the folder; its ``.yaml``, ``.yml`` and ``.json`` files are the parts.
+        name: the data set's name; default: the folder's name.
+        **options: passed to :func:`load_dataset` for each part.
+
+    Raises:
+        AnnotationError: the folder holds no data-set file, or a part is invalid.
+    """
+
+    def __init__(self, folder: str | Path, name: str | None = None, **options) -> None:
+        self.folder = Path(folder)
+        self.name = name or self.folder.name
+        if (self.folder / 'metadata.yaml').is_file():
+            raise AnnotationError(f'{self.folder} is a rosbag2 recording, not a data set; give '
+                                  'the annotation file that marks its decision points (see '
+                                  'docs/datasets.md).')
+        files = sorted(p for p in self.folder.iterdir() if p.suffix in DATA_SUFFIXES)
+        if not files:
+            raise AnnotationError(f'{self.folder} holds no data-set file (ending in '
+                                  f'{", ".join(DATA_SUFFIXES)}); give annotation files, '
+                                  'EgoPlan-Bench files or a folder of them.')
+        self.parts = [(p.stem, load_dataset(p, name=self.name, **options)) for p in files]
+
+    def __len__(self) -> int:
+        return sum(len(part) for _, part in self.parts)
+
+    def item_ids(self) -> list[str]:
+        """Ids of all items, ``<file stem>/<item id>``."""
+        return [f'{stem}/{item_id}' for stem, part in self.parts for item_id in part.item_ids()]
+
+    def items(self, keyframes: KeyframeConfig) -> Iterator[EvalItem]:
+        """Yield each part's items in turn (each part replayed through its own session)."""
+        for stem, part in self.parts:
+            for item in part.items(keyframes):
+                yield dataclasses.replace(item, item_id=f'{stem}/{item.item_id}')
+
+
 def load_dataset(path: str | Path, **options) -> Dataset:
     """Open a data-set file with the registered format that recognises its content.
 
@@ -121,7 +167,7 @@ def load_dataset(path: str | Path, **options) -> Dataset:
     with ``task_goal``, :class:`EgoPlanDataset`), and any registered since.
 
     Args:
-        path: the file.
+        path: the file, or a folder of such files (:class:`FolderDataset`).
         **options: passed on to the format's data set (``name`` for all; ``video_root``,
             required, ``fps`` and ``sample_fps`` for EgoPlan-Bench); options that are None are
             left out, and options that do not apply to the file's kind but are shared by a mixed
@@ -135,6 +181,8 @@ def load_dataset(path: str | Path, **options) -> Dataset:
 
     path = Path(path)
     options = {k: v for k, v in options.items() if v is not None}
+    if path.is_dir():
+        return FolderDataset(path, **options)
     data = read_data_file(path)
     formats = [DATASET_FORMATS.get(name) for name in DATASET_FORMATS.names()]
     chosen = next((f for f in formats if f.recognises(data)), None)
