@@ -99,6 +99,8 @@ def cmd_demo(args) -> int:
     """Run the closed loop on the embedded defaults and print each decision."""
     from vlm_planner.ros.runner import run_loop
     overrides = _checked_overrides(args)
+    if args.episodes:
+        return _demo_episodes(args, overrides)
     if args.goal:
         overrides['goal'] = args.goal
     if args.strategy:
@@ -119,6 +121,32 @@ def cmd_demo(args) -> int:
     if first.get('untrained'):
         print('Note: the model is a tiny randomly initialised network, so its choices are '
               'untrained and arbitrary. Point model.path at a trained video VLM for real plans.')
+    return 0
+
+
+def _demo_episodes(args, overrides: dict) -> int:
+    """Closed-loop episodes on random layouts and goals; print each and the success rate."""
+    from vlm_planner.ros.closed_loop import run_episodes, SLACK_STEPS
+    if args.goal:
+        raise ConfigError('--episodes draws a goal per episode; leave out --goal.')
+    if args.strategy:
+        overrides['strategy.name'] = args.strategy
+    print(f'vlm-planner demo: {args.episodes} closed-loop episodes from seed {args.seed}; an '
+          f'episode succeeds when its goal holds within the expert\'s steps + {SLACK_STEPS}',
+          flush=True)
+
+    def report(result) -> None:
+        print(f'episode {result.index + 1:>3}  {result.family:<10} {result.goal:<58} '
+              f'{result.steps:>2}/{result.expert_steps + SLACK_STEPS} steps  '
+              f'{"reached" if result.reached else "NOT reached"}', flush=True)
+    results = run_episodes(_params_file(args), args.episodes, args.seed, overrides=overrides,
+                           log_level=args.log_level, on_episode=report)
+    reached = sum(r.reached for r in results)
+    print(f'goal reached in {reached} of {len(results)} episodes '
+          f'({100.0 * reached / max(len(results), 1):.0f} %)')
+    for family in dict.fromkeys(r.family for r in results):
+        mine = [r for r in results if r.family == family]
+        print(f'  {family:<10} {sum(r.reached for r in mine)}/{len(mine)}')
     return 0
 
 
@@ -264,6 +292,42 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_finetune(args) -> int:
+    """Fine-tune a model on planning items from recordings; write a model folder that plans."""
+    from vlm_planner.data.episodes import load_dataset
+    from vlm_planner.train.config import command_line, data_files, from_arguments
+    from vlm_planner.train.trainer import finetune, FinetuneJob
+    config = from_arguments(args)
+    train_files, val_files = data_files(args.data), data_files(args.val)
+    files = [*train_files, *val_files]
+    names = dataset_names([str(f) for f in files])
+    datasets = [load_dataset(path, name=name, video_root=args.video_root)
+                for path, name in zip(files, names)]
+    overrides = dict(args.overrides)
+    job = FinetuneJob(
+        train=datasets[:len(train_files)], val=datasets[len(train_files):], model=args.model,
+        out=Path(args.out), config=config, overrides=overrides,
+        sources={name: str(path.resolve()) for name, path in zip(names, files)},
+        command=command_line(config, data=args.data, val=args.val, model=args.model,
+                             out=args.out, overrides=overrides, video_root=args.video_root))
+    try:
+        result = finetune(job, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print('vlm-planner finetune: interrupted; rerun the same command to resume from the '
+              'newest checkpoint.', file=sys.stderr)
+        return 130
+    if os.environ.get('RANK', '0') != '0':
+        return 0  # one report per run, from the main process
+    state = 'was already finished' if result.already_finished else 'finished'
+    accuracy = ('' if result.val_accuracy is None
+                else f'; validation accuracy {result.val_accuracy:.1%}')
+    print(f'{args.out}: {state} after {result.steps} steps on {result.train_items} items'
+          f'{accuracy}.\nUse it by path: vlm-planner eval --model {args.out} --data ... '
+          f'(its model card vlm_planner.json says how it is best asked; curves in '
+          f'{Path(args.out) / "training"}).')
+    return 0
+
+
 #: How --model of plan and eval names a model (parsed by vlm_planner.models.spec).
 MODEL_HELP = ("'tiny', 'tiny:ARCH', a local model folder, or a served model as "
               "'openai:http://HOST:PORT/v1[#SERVED_NAME]' (default: as the model.* parameters "
@@ -296,6 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument('--steps', type=int, default=6, help='step limit (default: 6)')
     demo.add_argument('--goal', help='task goal, e.g. "stack the blue block on the green block"')
     demo.add_argument('--strategy', choices=STRATEGIES)
+    demo.add_argument('--episodes', type=int, default=0, metavar='N',
+                      help='run N closed-loop episodes on random layouts and goals of every '
+                           'family and print the success rate (default: one run on the '
+                           'parameters\' goal)')
+    demo.add_argument('--seed', type=int, default=0,
+                      help='first layout seed of --episodes (default: 0)')
     demo.set_defaults(func=cmd_demo)
 
     plan = sub.add_parser('plan', help='decide the next action for a video or image folder, '
@@ -414,6 +484,30 @@ def build_parser() -> argparse.ArgumentParser:
                      help='replace a data set that vlm-planner generate wrote into --out')
     gen.add_argument('--quiet', action='store_true', help='no progress bar')
     gen.set_defaults(func=cmd_generate)
+    tune = sub.add_parser('finetune', help='fine-tune a video VLM (all weights or LoRA) on the '
+                                           'decision points of annotated recordings')
+    tune.add_argument('--data', nargs='+', required=True, metavar='PATH',
+                      help='training data: annotation files (next to rosbag2 recordings), '
+                           'EgoPlan-Bench item files, or folders of them')
+    tune.add_argument('--val', nargs='+', default=[], metavar='PATH',
+                      help='validation data of the same kinds; its accuracy is measured while '
+                           'training (--eval-every) and at the end')
+    tune.add_argument('--model', required=True, metavar='MODEL',
+                      help="the model to start from: 'tiny', 'tiny:ARCH', a local model folder "
+                           'or a LoRA adapter folder')
+    tune.add_argument('--out', required=True, metavar='DIR',
+                      help='output folder, new or empty; rerun the same command to resume')
+    tune.add_argument('--video-root', metavar='DIR',
+                      help='folder of the videos or frame folders of EgoPlan-Bench files')
+    tune.add_argument('--quiet', action='store_true', help='no progress bars')
+    tune.add_argument('-p', '--param', dest='overrides', type=_override, action='append',
+                      default=[], metavar='NAME:=VALUE',
+                      help='planner parameter the model will be used with (keyframes.*, '
+                           'prompt_file, strategy.*, model.max_frames, model.max_pixels), '
+                           'e.g. keyframes.max_count:=4')
+    from vlm_planner.train.config import add_arguments as add_finetune_arguments
+    add_finetune_arguments(tune)
+    tune.set_defaults(func=cmd_finetune)
     return parser
 
 

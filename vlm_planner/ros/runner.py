@@ -119,11 +119,13 @@ def ros_arguments(params_file: str | None, *, namespace: str = '', log_level: st
 def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = 'info',
              overrides: dict[str, object] | None = None, mock_manipulator: bool = True,
              scene_camera: bool = True, max_steps: int = 0,
-             on_step: Callable[[Step], None] | None = None, managed: bool = False) -> list[Step]:
+             on_step: Callable[[Step], None] | None = None, managed: bool = False,
+             raise_on_interrupt: bool = False) -> list[Step]:
     """Start the nodes in one process and spin until shutdown, the goal, or ``max_steps``.
 
     With ``managed`` the planner is the lifecycle node, brought up here (configure, activate)
-    as a lifecycle manager would.
+    as a lifecycle manager would. With ``raise_on_interrupt`` a Ctrl-C or SIGTERM raises
+    KeyboardInterrupt after the teardown (so a caller running several loops stops too).
 
     Ctrl-C or SIGTERM ends the run as a normal end (see :mod:`vlm_planner.ros.process`).
 
@@ -157,6 +159,8 @@ def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = '
             process.add(PlannerNode(context=context))  # last: it loads the model
         process.start()
         process.wait(monitor.done)
+    if raise_on_interrupt and process.interrupted:
+        raise KeyboardInterrupt
     return monitor.reported if monitor is not None else []
 
 
