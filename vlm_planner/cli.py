@@ -278,7 +278,7 @@ def cmd_generate(args) -> int:
                                           parse_splits, summary)
     options = GenerateOptions(
         episodes=args.episodes, seed=args.seed, splits=parse_splits(args.splits),
-        ood_episodes=args.ood_episodes, storage=args.storage,
+        ood_episodes=args.ood_episodes, storage=args.storage, image_format=args.image_format,
         families=parse_families(args.families), actions_file=args.actions,
         film=FilmConfig(width=args.width, height=args.height, fps=args.fps),
         rollout=RolloutConfig(detour_rate=args.detour_rate))
@@ -338,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vlm-planner``."""
     from vlm_planner.core.strategies import STRATEGIES
     from vlm_planner.data.bag_io import STORAGES
+    from vlm_planner.sim.recording import IMAGE_FORMATS
     from vlm_planner.models.tiny import SUPPORTED_ARCHS
     parser = argparse.ArgumentParser(
         prog='vlm-planner', description='Plan robot actions with a locally hosted video VLM.')
@@ -478,8 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
                           'failed action (default: 0.15)')
     gen.add_argument('--actions', metavar='FILE',
                      help='action library YAML (default: the shipped tabletop library)')
-    gen.add_argument('--storage', choices=['sqlite3', 'mcap'], default='sqlite3',
+    gen.add_argument('--storage', choices=STORAGES, default='sqlite3',
                      help='rosbag2 storage (default: sqlite3)')
+    gen.add_argument('--image-format', choices=IMAGE_FORMATS, default='raw',
+                     help='frames as sensor_msgs/Image rgb8 (raw) or lossless PNG '
+                          'CompressedImage (png: about 10x smaller) (default: raw)')
     gen.add_argument('--overwrite', action='store_true',
                      help='replace a data set that vlm-planner generate wrote into --out')
     gen.add_argument('--quiet', action='store_true', help='no progress bar')

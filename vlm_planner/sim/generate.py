@@ -62,7 +62,7 @@ from vlm_planner.errors import ActionLibraryError, ConfigError
 from vlm_planner.sim.appearance import AppearanceSpace, IN_DOMAIN, OUT_OF_DOMAIN
 from vlm_planner.sim.episodes import DETOURS, FAMILIES, make_episode, RolloutConfig
 from vlm_planner.sim.filming import film, FilmConfig
-from vlm_planner.sim.recording import EpisodeFiles, TOPIC, write_episode
+from vlm_planner.sim.recording import EpisodeFiles, IMAGE_FORMATS, TOPIC, write_episode
 from vlm_planner.sim.tasks import pick_label, PUT_IN_BIN, PUT_ON_TABLE, stack_label
 from vlm_planner.sim.world import COLOURS, TabletopWorld
 
@@ -144,6 +144,7 @@ class GenerateOptions:
         ood_episodes: episodes of the out-of-domain split; None: as many as the test split
             (the last split when none is called ``test``); 0: no such split.
         storage: ``sqlite3`` or ``mcap``.
+        image_format: ``raw`` (sensor_msgs/Image rgb8) or ``png`` (lossless CompressedImage).
         families: goal families, cycled through in each split.
         film: frame size and timing.
         rollout: layouts, head starts and detours.
@@ -157,6 +158,7 @@ class GenerateOptions:
     splits: tuple[Split, ...] = parse_splits(DEFAULT_SPLITS)
     ood_episodes: int | None = None
     storage: str = 'sqlite3'
+    image_format: str = 'raw'
     families: tuple[str, ...] = FAMILIES
     film: FilmConfig = FilmConfig()
     rollout: RolloutConfig = RolloutConfig()
@@ -174,6 +176,9 @@ class GenerateOptions:
             raise ConfigError(f'--seed must be a whole number of 0 or more, got {self.seed!r}.')
         if self.ood_episodes is not None and self.ood_episodes < 0:
             raise ConfigError(f'--ood-episodes must be 0 or more, got {self.ood_episodes!r}.')
+        if self.image_format not in IMAGE_FORMATS:
+            raise ConfigError(f'--image-format must be one of {", ".join(IMAGE_FORMATS)}, got '
+                              f'{self.image_format!r}.')
         if self.storage not in STORAGES:
             raise ConfigError(f'--storage must be one of {", ".join(STORAGES)}, got '
                               f'{self.storage!r}.')
@@ -229,6 +234,7 @@ class GenerateOptions:
             'episodes': self.episodes, 'seed': self.seed,
             'splits': {s.name: s.fraction for s in self.splits},
             'ood_episodes': self.sizes().get(OOD_SPLIT, 0), 'storage': self.storage,
+            'image_format': self.image_format,
             'families': list(self.families), 'topic': TOPIC,
             'film': dataclasses.asdict(self.film),
             'rollout': {k: list(v) if isinstance(v, tuple) else v
@@ -309,7 +315,7 @@ def make(job: Job) -> dict[str, object]:
     filmed = film(episode, appearance, library, job.options.film)
     files = job.files
     times = write_episode(job.root, files, job.episode_id, episode, filmed, library,
-                          job.options.storage)
+                          job.options.storage, job.options.image_format)
     return {'split': job.split, 'id': job.episode_id, 'seed': episode.seed,
             'family': episode.family, 'goal': episode.goal,
             'annotation': files.annotation.as_posix(), 'bag': files.bag.as_posix(),
@@ -495,7 +501,8 @@ def command_line(out: str | Path, options: GenerateOptions) -> str:
              str(film.height), '--fps', repr(film.fps),
              '--splits', ','.join(f'{s.name}:{s.fraction!r}' for s in options.splits),
              '--families', ','.join(options.families),
-             '--detour-rate', repr(options.rollout.detour_rate), '--storage', options.storage]
+             '--detour-rate', repr(options.rollout.detour_rate), '--storage', options.storage,
+             '--image-format', options.image_format]
     if options.ood_episodes is not None:
         words += ['--ood-episodes', str(options.ood_episodes)]
     if options.actions_file:

@@ -14,7 +14,8 @@
 
 """Write one filmed episode as a rosbag2 recording with its annotation files.
 
-The recording has one camera topic (:data:`TOPIC`, ``sensor_msgs/msg/Image``, rgb8), its first
+The recording has one camera topic (:data:`TOPIC`, ``sensor_msgs/msg/Image`` rgb8, or PNG
+``CompressedImage`` with ``image_format: png``), its first
 frame stamped :data:`START_NS`. Two annotation files in the format of docs/datasets.md mark one
 decision point per step, :data:`DECISION_DELAY` seconds after the frame that shows the step's
 state (so that frame is the newest the model sees, whatever the rounding of times):
@@ -32,11 +33,12 @@ import dataclasses
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import yaml
 
 from vlm_planner.core.actions import ActionLibrary
-from vlm_planner.data.bag_io import IMAGE, typestore
+from vlm_planner.data.bag_io import COMPRESSED_IMAGE, IMAGE, typestore
 from vlm_planner.data.bag_writer import BagWriter
 from vlm_planner.sim.episodes import Episode
 from vlm_planner.sim.filming import Film
@@ -69,12 +71,23 @@ class EpisodeFiles:
     actions_file: Path
 
 
-def image_message(rgb: np.ndarray, stamp_ns: int) -> object:
-    """Return a ``sensor_msgs/msg/Image`` (rgb8) of ``rgb`` stamped ``stamp_ns``, for rosbags."""
+#: How frames are stored: ``raw`` as sensor_msgs/Image rgb8, ``png`` as a lossless
+#: sensor_msgs/CompressedImage (synthetic scenes compress about 10x).
+IMAGE_FORMATS = ('raw', 'png')
+
+
+def image_message(rgb: np.ndarray, stamp_ns: int, image_format: str = 'raw') -> object:
+    """Return an image message of ``rgb`` stamped ``stamp_ns``, for rosbags (see IMAGE_FORMATS)."""
     types = typestore().types
     seconds, nanoseconds = divmod(stamp_ns, 10 ** 9)
     stamp = types['builtin_interfaces/msg/Time'](sec=seconds, nanosec=nanoseconds)
     header = types['std_msgs/msg/Header'](stamp=stamp, frame_id=FRAME_ID)
+    if image_format == 'png':
+        ok, encoded = cv2.imencode('.png', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise ValueError('OpenCV could not encode a frame as PNG')
+        return types[COMPRESSED_IMAGE](header=header, format='rgb8; png compressed bgr8',
+                                       data=np.frombuffer(encoded.tobytes(), np.uint8))
     height, width = rgb.shape[:2]
     return types[IMAGE](header=header, height=height, width=width, encoding='rgb8',
                         is_bigendian=0, step=width * 3,
@@ -93,7 +106,8 @@ def decision_times(film: Film) -> list[float]:
 
 
 def write_episode(root: Path, files: EpisodeFiles, episode_id: str, episode: Episode,
-                  film: Film, library: ActionLibrary, storage: str) -> list[float]:
+                  film: Film, library: ActionLibrary, storage: str,
+                  image_format: str = 'raw') -> list[float]:
     """Write the recording and both annotation files of one episode under ``root``.
 
     Returns:
@@ -103,9 +117,9 @@ def write_episode(root: Path, files: EpisodeFiles, episode_id: str, episode: Epi
         BagError: the bag cannot be written.
     """
     with BagWriter(root / files.bag, storage) as bag:
-        bag.add_topic(TOPIC, IMAGE)
+        bag.add_topic(TOPIC, COMPRESSED_IMAGE if image_format == 'png' else IMAGE)
         for stamp, rgb in zip(frame_stamps(film), film.frames):
-            bag.write(TOPIC, stamp, image_message(rgb, stamp))
+            bag.write(TOPIC, stamp, image_message(rgb, stamp, image_format))
     times = decision_times(film)
     for path, every in ((files.annotation, False), (files.all_actions, True)):
         points = [{'id': f'{episode_id}-s{number:02d}', 'time': time, 'goal': episode.goal,
