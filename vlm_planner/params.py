@@ -71,7 +71,7 @@ class Param:
 
     @property
     def type(self) -> type:
-        """The parameter's Python type (that of its default)."""
+        """The Python type of the parameter: that of its default."""
         return type(self.default)
 
     def check(self, value: Any) -> Any:

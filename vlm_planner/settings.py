@@ -12,8 +12,9 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The planner's parameter table, joined from the configuration dataclasses, and the wiring from
-flat values to planning objects.
+"""The planner's parameter table, joined from the configuration dataclasses, and its wiring.
+
+The wiring turns flat parameter values into planning objects.
 
 Each parameter is declared once, as a field of the dataclass that uses it (see
 :mod:`vlm_planner.params`): :class:`~vlm_planner.core.session.SessionConfig` (goal, freshness,
@@ -151,7 +152,7 @@ def make_planner(values: Mapping[str, Any], backend) -> Planner:
 
 
 def check(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Complete ``values`` and run every cheap check (files, section rules) before a model loads.
+    """Complete ``values`` and run every cheap check before a model loads (files, sections).
 
     So a typo fails in milliseconds, not minutes.
     """

@@ -199,3 +199,9 @@ def test_an_incompatible_goal_publisher_is_reported_on_diagnostics(start, harnes
     assert spin_until(harness.executor, lambda: any(
         'incompatible QoS' in s.message and 'qos_overrides./goal' in s.message
         for d in harness.diagnostics for s in d.status), 15)
+
+
+def test_a_qos_override_changes_only_that_subscription(start, harness):
+    from vlm_planner.ros.qos import LATCHED_QOS
+    start(**{'qos_overrides./goal.subscription.durability': 'volatile'})
+    assert LATCHED_QOS.durability == DurabilityPolicy.TRANSIENT_LOCAL

@@ -81,6 +81,7 @@ class ReplayClock:
         self.time = start
 
     def __call__(self) -> float:
+        """The time the clock was last moved to, in seconds."""
         return self.time
 
     def advance_to(self, time: float) -> None:
@@ -143,7 +144,7 @@ class DecisionSession:
 
     @property
     def goal(self) -> str:
-        """The current task goal ('' until one is given)."""
+        """The current task goal; empty until one is given."""
         return self._goal
 
     def set_goal(self, text: str) -> str:

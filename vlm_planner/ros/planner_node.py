@@ -39,6 +39,7 @@ callback or the worker takes the node down: each is counted, logged (throttled) 
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import traceback
@@ -207,8 +208,9 @@ class PlannerPorts:
     def _subscribe(self, msg_type, topic: str, callback: Callable, qos: QoSProfile):
         events = SubscriptionEventCallbacks(
             incompatible_qos=lambda info, topic=topic: self._on_incompatible_qos(topic, info))
+        # A copy: rclpy writes the qos_overrides parameters into the profile it is given.
         return self.node.create_subscription(
-            msg_type, topic, self._guarded(callback, topic), qos,
+            msg_type, topic, self._guarded(callback, topic), copy.copy(qos),
             qos_overriding_options=OVERRIDABLE, event_callbacks=events)
 
     # --- inputs -------------------------------------------------------------------------------
@@ -532,7 +534,7 @@ class ManagedPlannerNode(LifecycleNode):
 
     @property
     def goal(self) -> str:
-        """The current task goal ('' while unconfigured)."""
+        """The current task goal; empty while unconfigured."""
         return self.ports.session.goal if self.ports.session is not None else ''
 
     def destroy_node(self) -> None:
