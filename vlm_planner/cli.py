@@ -164,9 +164,10 @@ def cmd_plan(args) -> int:
         values['actions_file'] = args.actions
     if args.strategy:
         values['strategy.name'] = args.strategy
-    values = settings.complete(values)
+    explicit = set(values)  # the model card's recommendations do not override these
+    values = settings.check(values, explicit)
     frames = load_frames(args.frames, fps=args.fps)
-    planner = settings.build_planner(values)
+    planner = settings.build_planner(values, explicit)
     history = replayed_keyframes(frames, settings.keyframe_config(values))
     decision = planner.decide(args.goal, history)
     print(json.dumps(decision.to_record(), indent=2))

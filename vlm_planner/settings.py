@@ -28,7 +28,8 @@ rclpy or torch.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any, Callable, Collection, Mapping
 
 from vlm_planner import params
 from vlm_planner.config_paths import default_actions_file
@@ -41,6 +42,8 @@ from vlm_planner.core.strategies import StrategyConfig, make_strategy
 from vlm_planner.core.trigger import TriggerConfig
 from vlm_planner.models.base import check_scoring
 from vlm_planner.models.factory import ModelConfig, load_backend
+from vlm_planner.models.model_card import CARD_NAME, read_model_card
+from vlm_planner.errors import ConfigError
 from vlm_planner.params import check_fields, option, Param, params_of
 
 
@@ -151,12 +154,53 @@ def make_planner(values: Mapping[str, Any], backend) -> Planner:
                    max_rationale_chars=values['max_rationale_chars'])
 
 
-def check(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Complete ``values`` and run every cheap check before a model loads (files, sections).
+def model_folder(values: Mapping[str, Any]) -> Path | None:
+    """The local folder of the model complete ``values`` select, if it is one."""
+    if values['model.backend'] == 'transformers' and values['model.path']:
+        return Path(values['model.path'])
+    if values['model.backend'] == 'demo':
+        from vlm_planner.models.backends.demo import demo_model_folder
+        return demo_model_folder()
+    return None
+
+
+def recommended(values: Mapping[str, Any],
+                explicit: Collection[str] = ()) -> dict[str, Any]:
+    """The parameters the model's card recommends, for those ``values`` leave at their defaults.
+
+    A value other than the declared default, or a name in ``explicit`` (given on the command
+    line), counts as the user's choice and is kept; so the model is asked as it is best asked
+    unless told otherwise. A relative ``prompt_file`` is relative to the model folder.
+
+    Raises:
+        ConfigError: the card names a parameter the planner does not have, or a bad value.
+    """
+    folder = model_folder(values)
+    if folder is None or not folder.is_dir():
+        return {}
+    card = read_model_card(folder)
+    defaults = {p.name: p.default for p in PLANNER_PARAMS}
+    chosen = {}
+    for name, value in card.recommended.items():
+        if name not in defaults:
+            raise ConfigError(f'the model card {folder / CARD_NAME} recommends {name!r}, which '
+                              'is no planner parameter; fix or remove it there.')
+        if name not in explicit and values[name] == defaults[name] and value != defaults[name]:
+            relative = name == 'prompt_file' and value and not Path(str(value)).is_absolute()
+            chosen[name] = str(folder / str(value)) if relative else value
+    complete({**values, **chosen})  # a bad recommended value fails here, naming the parameter
+    return chosen
+
+
+def check(values: Mapping[str, Any], explicit: Collection[str] = ()) -> dict[str, Any]:
+    """Complete ``values``, apply the model card's recommendations, and run every cheap check.
+
+    The checks (files, sections) run before a model loads.
 
     So a typo fails in milliseconds, not minutes.
     """
     values = complete(values)
+    values = {**values, **recommended(values, explicit)}
     load_actions(values)
     load_template(values)
     for section in (keyframe_config, trigger_config, session_config, node_config,
@@ -165,9 +209,9 @@ def check(values: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def build_planner(values: Mapping[str, Any]) -> Planner:
-    """Validate ``values``, load the model and return a ready planner."""
-    values = check(values)
+def build_planner(values: Mapping[str, Any], explicit: Collection[str] = ()) -> Planner:
+    """Validate ``values`` (see :func:`check`), load the model and return a ready planner."""
+    values = check(values, explicit)
     return make_planner(values, load_backend(model_config(values)))
 
 

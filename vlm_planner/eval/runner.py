@@ -99,6 +99,8 @@ class Evaluation:
         for model in models:
             spec = model if isinstance(model, ModelSpec) else parse_model_spec(model)
             values = settings.complete(apply_model_spec(overrides or {}, spec))
+            # As the model is best asked, unless the overrides say otherwise.
+            values = {**values, **settings.recommended(values, explicit=set(overrides or {}))}
             # Named after what runs: '-p model.tiny_arch:=smolvlm' beside 'tiny' is tiny-smolvlm.
             spec = dataclasses.replace(spec, name=model_name(values))
             self.models.append(spec)
