@@ -30,6 +30,14 @@ bench: venv
 	$(PY) benchmarks/bench_image_callback.py --repeat 50
 	$(PY) benchmarks/bench_scoring.py
 
+# The figures of docs/reliability.md: camera fuzz, e-stop, shutdown, 10-minute soak (~20 min).
+.PHONY: reliability
+reliability: venv
+	$(PY) benchmarks/fuzz_camera.py
+	$(PY) benchmarks/estop_check.py
+	$(PY) benchmarks/shutdown_time.py
+	$(PY) benchmarks/soak.py
+
 lint: venv
 	$(PY) -m flake8 vlm_planner test launch benchmarks setup.py
 	$(PY) -m pydocstyle --convention=google --add-ignore=D105,D107 vlm_planner

@@ -264,8 +264,10 @@ def node_parameter_tables() -> dict:
 
 def cmd_make_tiny_model(args) -> int:
     """Build a tiny random model of a real architecture into a folder."""
-    from vlm_planner.models.tiny import build_tiny_model
-    path = build_tiny_model(args.out, arch=args.arch, seed=args.seed)
+    from vlm_planner.models.tiny import build_tiny_model, TinySize
+    size = TinySize(hidden_size=args.hidden_size, layers=args.layers,
+                    vision_hidden_size=args.vision_hidden_size, vision_layers=args.vision_layers)
+    path = build_tiny_model(args.out, arch=args.arch, seed=args.seed, size=size)
     print(f'wrote an untrained tiny {args.arch} model to {path}')
     return 0
 
@@ -296,19 +298,18 @@ def cmd_generate(args) -> int:
 def cmd_finetune(args) -> int:
     """Fine-tune a model on planning items from recordings; write a model folder that plans."""
     from vlm_planner.data.episodes import load_dataset
-    from vlm_planner.train.config import command_line, data_files, from_arguments
+    from vlm_planner.train.config import command_line, from_arguments
     from vlm_planner.train.trainer import finetune, FinetuneJob
     config = from_arguments(args)
-    train_files, val_files = data_files(args.data), data_files(args.val)
-    files = [*train_files, *val_files]
-    names = dataset_names([str(f) for f in files])
+    files = [*args.data, *args.val]
+    names = dataset_names(files)
     datasets = [load_dataset(path, name=name, video_root=args.video_root)
                 for path, name in zip(files, names)]
     overrides = dict(args.overrides)
     job = FinetuneJob(
-        train=datasets[:len(train_files)], val=datasets[len(train_files):], model=args.model,
+        train=datasets[:len(args.data)], val=datasets[len(args.data):], model=args.model,
         out=Path(args.out), config=config, overrides=overrides,
-        sources={name: str(path.resolve()) for name, path in zip(names, files)},
+        sources={name: str(Path(path).resolve()) for name, path in zip(names, files)},
         command=command_line(config, data=args.data, val=args.val, model=args.model,
                              out=args.out, overrides=overrides, video_root=args.video_root))
     try:
@@ -340,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     from vlm_planner.core.strategies import STRATEGIES
     from vlm_planner.data.bag_io import STORAGES
     from vlm_planner.sim.recording import IMAGE_FORMATS
-    from vlm_planner.models.tiny import SUPPORTED_ARCHS
+    from vlm_planner.models.tiny import SUPPORTED_ARCHS, TinySize
     parser = argparse.ArgumentParser(
         prog='vlm-planner', description='Plan robot actions with a locally hosted video VLM.')
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
@@ -454,6 +455,16 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument('--arch', choices=SUPPORTED_ARCHS, default=SUPPORTED_ARCHS[0])
     tiny.add_argument('--out', required=True, help='folder to write the model to')
     tiny.add_argument('--seed', type=int, default=0)
+    default_size = TinySize()
+    tiny.add_argument('--hidden-size', type=int, default=default_size.hidden_size,
+                      help='language-model width, a multiple of 32 (default: %(default)s)')
+    tiny.add_argument('--layers', type=int, default=default_size.layers,
+                      help='language-model layers (default: %(default)s)')
+    tiny.add_argument('--vision-hidden-size', type=int, default=default_size.vision_hidden_size,
+                      help='vision-tower width, a multiple of 16 (default: %(default)s)')
+    tiny.add_argument('--vision-layers', type=int, default=default_size.vision_layers,
+                      help='vision-tower layers (default: %(default)s; 128/6/64/4 make a '
+                           'Qwen2.5-VL of about 1.3 M parameters that learns the tabletop)')
     tiny.set_defaults(func=cmd_make_tiny_model)
 
     gen = sub.add_parser('generate', help='write synthetic tabletop episodes (rosbag2 + '

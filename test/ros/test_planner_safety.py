@@ -61,14 +61,22 @@ def plan(harness):
     return harness.call(Trigger, '/vlm_planner/plan')
 
 
+@pytest.mark.parametrize('transport', ['raw', 'compressed'])
 @pytest.mark.parametrize('shape', [(8, 8), (16, 16), (20, 240), (1, 1), (240, 3)])
 def test_frames_smaller_than_a_thumbnail_neither_kill_nor_stop_the_planner(start, harness,
-                                                                           shape):
-    node = start(goal=GOAL)
-    harness.frame(shape=shape)
-    compressed = harness.node.create_publisher(CompressedImage, 'image/compressed', SENSOR_QOS)
-    compressed.publish(rgb_to_compressed_msg(np.zeros((*shape, 3), np.uint8), 'png'))
-    harness.frame()  # a normal frame after the small one crashed the old node
+                                                                           shape, transport):
+    node = start(goal=GOAL, image_transport=transport)
+    if transport == 'raw':
+        harness.frame(shape=shape)
+        harness.frame()  # a normal frame after the small one crashed the old node
+    else:
+        compressed = harness.node.create_publisher(CompressedImage, 'image/compressed',
+                                                   SENSOR_QOS)
+        for image in (np.zeros((*shape, 3), np.uint8), np.zeros((60, 80, 3), np.uint8)):
+            stamp = harness.node.get_clock().now().to_msg()
+            harness.publish_and_wait(compressed, rgb_to_compressed_msg(image, 'png',
+                                                                       stamp=stamp))
+    assert node.stats['frames_received'] == 2 and node.stats['frames_rejected'] == 0
     response = plan(harness)
     assert response.success and response.message in LABELS, response.message
     assert node.stats['callback_errors'] == 0

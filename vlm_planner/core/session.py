@@ -230,6 +230,11 @@ class DecisionSession:
                                   '~/resume to plan again'
 
     @property
+    def closed(self) -> bool:
+        """Whether the owner is shutting down (see :meth:`close`)."""
+        return self._closed
+
+    @property
     def estopped(self) -> bool:
         """Whether an e-stop (from the arm or the estop input) is active now."""
         return self._arm_estopped or self._estop_input

@@ -51,7 +51,30 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
+#: Frames are padded (black) to at most this aspect ratio and at least this side, since vision
+#: processors refuse extreme shapes (Qwen-VL: aspect ratio 200) or misread tiny ones (a side of
+#: 1 or 3 pixels looks like the channel axis).
+MAX_ASPECT = 8.0
+MIN_SIDE = 16
+
+
+def pad_shape(image: np.ndarray) -> np.ndarray:
+    """``image`` centred on black to an aspect ratio <= MAX_ASPECT and sides >= MIN_SIDE."""
+    height, width = image.shape[:2]
+    new_height = max(height, MIN_SIDE, int(np.ceil(width / MAX_ASPECT)))
+    new_width = max(width, MIN_SIDE, int(np.ceil(new_height / MAX_ASPECT)))
+    if (new_height, new_width) == (height, width):
+        return image
+    top, left = (new_height - height) // 2, (new_width - width) // 2
+    return cv2.copyMakeBorder(image, top, new_height - height - top, left,
+                              new_width - width - left, cv2.BORDER_CONSTANT, value=0)
+
+
 def fit_pixels(image: np.ndarray, max_pixels: int) -> np.ndarray:
-    """Shrink ``image`` so that it has at most ``max_pixels`` pixels, keeping its aspect ratio."""
+    """``image`` padded to a safe shape (:func:`pad_shape`), then shrunk to ``max_pixels``.
+
+    The aspect ratio is kept; normal camera frames are only shrunk.
+    """
+    image = pad_shape(image)
     height, width = image.shape[:2]
     return resize(image, *fit_size(height, width, max_pixels))

@@ -28,11 +28,18 @@ How each architecture wants its video is absorbed in :mod:`.hf_prompt`. Besides:
   (:func:`_letter_token_groups`).
 
 Optional 4-bit or 8-bit weights (``quantization``) load through bitsandbytes on a CUDA GPU.
+
+A LoRA adapter folder (``adapter_config.json`` and ``adapter_model.safetensors``, as
+``vlm-planner finetune --save-adapter`` writes) loads like a model folder: its base model, the
+folder recorded in ``adapter_config.json`` (``base_model_name_or_path``, relative to the adapter
+folder or absolute), is loaded and the adapter merged into it (kept separate on quantized
+weights); the processor comes from the adapter folder when it holds one, else from the base.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 from pathlib import Path
 import re
@@ -50,7 +57,7 @@ from vlm_planner.errors import ConfigError, InferenceError, ModelLoadError
 from vlm_planner.models.base import check_generation_args, VLMBackend
 from vlm_planner.models.hf_prompt import (media_kwargs, sends_clips_as_images, temporal_patch_size,
                                           to_hf_chat)
-from vlm_planner.models.model_card import read_model_card
+from vlm_planner.models.model_card import ModelCard, read_model_card
 from vlm_planner.models.prefix_cache import keep_logits
 from vlm_planner.models.sampling import generate_samples
 
@@ -73,6 +80,9 @@ _QUANTIZATION_OPTIONS: dict[str, dict[str, Any]] = {
 
 _HINT = ('Run `vlm-planner make-tiny-model` for an offline test model, or point model.path at a '
          'folder with config.json, safetensors weights and the processor files.')
+
+ADAPTER_CONFIG = 'adapter_config.json'
+ADAPTER_WEIGHTS = 'adapter_model.safetensors'
 
 
 class TransformersBackend(VLMBackend):
@@ -131,6 +141,39 @@ class TransformersBackend(VLMBackend):
         self.processor, self.model = _load(
             self.path, self.device, self.dtype, attn_implementation, trust_remote_code,
             quantization_config)
+        self._attach()
+
+    @classmethod
+    def from_model(cls, model: Any, processor: Any, *, name: str, card: ModelCard | None = None,
+                   max_frames: int = 8, max_pixels: int = 448 * 448) -> 'TransformersBackend':
+        """Wrap a model already in memory, such as one being fine-tuned, as a backend.
+
+        The model is used as it is (its device, dtype and mode); the caller switches it to
+        ``eval()`` before asking and owns it afterwards (:meth:`close` only drops the reference).
+
+        Args:
+            model: a loaded ``transformers`` image-text-to-text model.
+            processor: its processor.
+            name: the name decision records give the model.
+            card: its model card (default: trained, nothing recommended).
+            max_frames: most video frames sent.
+            max_pixels: pixel budget per frame or image.
+        """
+        backend = cls.__new__(cls)
+        backend.path = Path(name)
+        backend.name = name
+        parameter = next(model.parameters())
+        backend.device, backend.dtype = parameter.device, parameter.dtype
+        backend.max_frames, backend.max_pixels = max_frames, max_pixels
+        backend._lock = threading.Lock()
+        backend._interrupted_at = float('-inf')
+        backend.card = card or ModelCard()
+        backend.processor, backend.model = processor, model
+        backend._attach()
+        return backend
+
+    def _attach(self) -> None:
+        """Derive what scoring and generation need from the loaded model and processor."""
         self._tokenizer = self.processor.tokenizer
         self._clips_as_images = sends_clips_as_images(self.processor)
         self._eos_ids = _eos_ids(self.model, self._tokenizer)
@@ -231,17 +274,8 @@ class TransformersBackend(VLMBackend):
     def _inputs(self, messages: Sequence[Message]) -> Any:
         if self.model is None:
             raise InferenceError(f'the backend of {self.name} is closed.')
-        conversation, images, clips = to_hf_chat(
-            messages, self.max_frames, self.max_pixels, temporal_patch_size(self.processor),
-            self._clips_as_images)
-        try:
-            text = self.processor.apply_chat_template(
-                conversation, add_generation_prompt=True, tokenize=False)
-            kwargs = media_kwargs(self.processor, images, clips, self._clips_as_images)
-            inputs = self.processor(text=[text], return_tensors='pt', **kwargs)
-        except Exception as error:  # noqa: BLE001 - processors raise many kinds of errors
-            raise InferenceError(
-                f'the processor of {self.name} rejected the prompt: {error}') from error
+        inputs = prompt_inputs(self.processor, messages, max_frames=self.max_frames,
+                               max_pixels=self.max_pixels, name=self.name)
         inputs = inputs.to(self.device)
         for key in inputs:
             # The vision tower expects pixels in the weights' dtype; ids and grids stay integers.
@@ -282,6 +316,116 @@ class TransformersBackend(VLMBackend):
                 raise _inference_error(error) from error
 
 
+def prompt_inputs(processor: Any, messages: Sequence[Message], *, max_frames: int,
+                  max_pixels: int, name: str = 'the model') -> Any:
+    """Return the processor's inputs (on the CPU) for ``messages``, ready for the reply.
+
+    What every backend call sends, and what fine-tuning appends its target tokens to: the chat
+    template with the generation prompt, frames subsampled to ``max_frames`` and shrunk to
+    ``max_pixels``.
+
+    Raises:
+        InferenceError: the processor rejects the prompt.
+    """
+    clips_as_images = sends_clips_as_images(processor)
+    conversation, images, clips = to_hf_chat(
+        messages, max_frames, max_pixels, temporal_patch_size(processor), clips_as_images)
+    try:
+        text = processor.apply_chat_template(
+            conversation, add_generation_prompt=True, tokenize=False)
+        kwargs = media_kwargs(processor, images, clips, clips_as_images)
+        return processor(text=[text], return_tensors='pt', **kwargs)
+    except Exception as error:  # noqa: BLE001 - processors raise many kinds of errors
+        raise InferenceError(f'the processor of {name} rejected the prompt: {error}') from error
+
+
+def is_adapter_folder(path: str | Path) -> bool:
+    """Whether ``path`` holds a LoRA adapter (``adapter_config.json``) rather than a model."""
+    return (Path(path) / ADAPTER_CONFIG).is_file()
+
+
+def adapter_base(path: str | Path) -> Path:
+    """Return the base model folder recorded in the adapter folder ``path``.
+
+    Raises:
+        ModelLoadError: the adapter config is unreadable or names no base folder that exists.
+    """
+    path = Path(path)
+    config = path / ADAPTER_CONFIG
+    try:
+        recorded = json.loads(config.read_text(encoding='utf-8'))['base_model_name_or_path']
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelLoadError(f'{config} is not a readable LoRA adapter config with '
+                             f'base_model_name_or_path ({error}).') from error
+    base = Path(str(recorded)).expanduser()
+    base = base if base.is_absolute() else (path / base)
+    if not base.is_dir():
+        raise ModelLoadError(
+            f'the LoRA adapter in {path} was trained on the base model {recorded!r}, and no such '
+            f'folder exists here; copy the base model there, or set base_model_name_or_path in '
+            f'{config} to where it is.')
+    return base
+
+
+def load_pretrained(path: str | Path, *, dtype: torch.dtype,
+                    attn_implementation: str = '', trust_remote_code: bool = False,
+                    quantization_config: Any = None, device: torch.device | None = None,
+                    merge_adapter: bool = True) -> tuple[Any, Any]:
+    """Load the processor and model of a model folder or of a LoRA adapter folder.
+
+    An adapter folder's base model is loaded and the adapter applied: merged into the weights
+    (``merge_adapter``, not possible on quantized weights) or kept as LoRA layers.
+
+    Args:
+        path: model or adapter folder.
+        dtype: torch dtype of the weights.
+        attn_implementation: attention kernel; empty for the model's default.
+        trust_remote_code: allow code shipped in the folder to run.
+        quantization_config: a ``BitsAndBytesConfig``, or None for full weights.
+        device: where quantized weights are placed (the others load on the CPU).
+        merge_adapter: merge an adapter into the base weights.
+
+    Raises:
+        ModelLoadError: the folder, its base or its adapter fails to load.
+    """
+    path = Path(path)
+    adapter = is_adapter_folder(path)
+    base = adapter_base(path) if adapter else path
+    options: dict[str, Any] = {'local_files_only': True, 'trust_remote_code': trust_remote_code}
+    quantized: dict[str, Any] = {}
+    if quantization_config is not None:
+        # bitsandbytes places the quantized weights itself; they cannot be moved afterwards.
+        quantized = {'quantization_config': quantization_config,
+                     'device_map': {'': str(device or 'cuda')}}
+    has_processor = any((path / name).is_file() for name in (
+        'processor_config.json', 'preprocessor_config.json', 'tokenizer_config.json'))
+    try:
+        processor = AutoProcessor.from_pretrained(path if has_processor else base, **options)
+        model = AutoModelForImageTextToText.from_pretrained(
+            base, dtype=dtype, use_safetensors=True,
+            attn_implementation=attn_implementation or None, **quantized, **options)
+    except Exception as error:  # noqa: BLE001 - transformers raises many kinds of errors
+        raise ModelLoadError(f'cannot load the model in {base}: {error}. {_HINT}') from error
+    if adapter:
+        model = _with_adapter(model, path, merge=merge_adapter and not quantized)
+    return processor, model
+
+
+def _with_adapter(model: Any, path: Path, merge: bool) -> Any:
+    """``model`` with the LoRA adapter in ``path`` applied (merged, or as LoRA layers)."""
+    try:
+        from peft import PeftModel
+    except ImportError as error:
+        raise ModelLoadError(f'{path} is a LoRA adapter folder, and loading it needs the peft '
+                             'package: pip install peft.') from error
+    try:
+        peft_model = PeftModel.from_pretrained(model, path, is_trainable=False)
+    except Exception as error:  # noqa: BLE001 - peft raises many kinds of errors
+        raise ModelLoadError(f'cannot apply the LoRA adapter in {path} to its base model: '
+                             f'{error}') from error
+    return peft_model.merge_and_unload() if merge else peft_model.get_base_model()
+
+
 def _resolve_device(device: str) -> str:
     if not _DEVICE_PATTERN.fullmatch(device):
         raise ConfigError(
@@ -307,6 +451,12 @@ def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 def _check_model_folder(path: Path) -> None:
     if not path.is_dir():
         raise ModelLoadError(f'model folder {path} does not exist. {_HINT}')
+    if is_adapter_folder(path):
+        if not (path / ADAPTER_WEIGHTS).is_file():
+            raise ModelLoadError(f'{path} has {ADAPTER_CONFIG} but no {ADAPTER_WEIGHTS}: the '
+                                 'LoRA adapter is incomplete; train or copy it again.')
+        _check_model_folder(adapter_base(path))
+        return
     if not (path / 'config.json').is_file():
         raise ModelLoadError(f'{path} is not a model folder: it has no config.json. {_HINT}')
     if not any(path.glob('*.safetensors')):
@@ -342,18 +492,11 @@ def _quantization_config(quantization: str, device: torch.device, dtype: torch.d
 
 def _load(path: Path, device: torch.device, dtype: torch.dtype, attn_implementation: str,
           trust_remote_code: bool, quantization_config: Any = None) -> tuple[Any, Any]:
-    options: dict[str, Any] = {'local_files_only': True, 'trust_remote_code': trust_remote_code}
-    quantized: dict[str, Any] = {}
-    if quantization_config is not None:
-        # bitsandbytes places the quantized weights itself; they cannot be moved afterwards.
-        quantized = {'quantization_config': quantization_config, 'device_map': {'': str(device)}}
-    try:
-        processor = AutoProcessor.from_pretrained(path, **options)
-        model = AutoModelForImageTextToText.from_pretrained(
-            path, dtype=dtype, use_safetensors=True,
-            attn_implementation=attn_implementation or None, **quantized, **options)
-    except Exception as error:  # noqa: BLE001 - transformers raises many kinds of errors
-        raise ModelLoadError(f'cannot load the model in {path}: {error}. {_HINT}') from error
+    processor, model = load_pretrained(
+        path, dtype=dtype, attn_implementation=attn_implementation,
+        trust_remote_code=trust_remote_code, quantization_config=quantization_config,
+        device=device)
+    quantized = quantization_config is not None
     if not getattr(processor, 'chat_template', None) or not hasattr(processor, 'tokenizer'):
         raise ModelLoadError(
             f'the processor in {path} has no chat template or tokenizer; an instruction-tuned '

@@ -43,7 +43,8 @@ import numpy as np
 from vlm_planner.core.chat import ImagePart, Message, TextPart, VideoPart
 from vlm_planner.core.frames import Frame
 from vlm_planner.errors import InferenceError
-from vlm_planner.models.framing import fit_pixels, fit_size, resize, subsample_indices
+from vlm_planner.models.framing import (fit_pixels, fit_size, pad_shape, resize,
+                                        subsample_indices)
 
 # Frame rate reported for clips whose stamps give none (one frame, equal stamps); the rate
 # qwen-vl-utils samples videos at.
@@ -191,10 +192,10 @@ def video_clip(frames: Sequence[Frame], max_frames: int, max_pixels: int,
     chosen = [frames[i] for i in subsample_indices(len(frames), max_frames)]
     span = chosen[-1].stamp - chosen[0].stamp
     fps = (len(chosen) - 1) / span if len(chosen) > 1 and span > 0 else DEFAULT_VIDEO_FPS
-    # All frames take the newest frame's size so that they stack into one array.
-    newest_height, newest_width = chosen[-1].image.shape[:2]
+    # All frames take the newest frame's (safe) size so that they stack into one array.
+    newest_height, newest_width = pad_shape(chosen[-1].image).shape[:2]
     height, width = fit_size(newest_height, newest_width, max_pixels)
-    images = [resize(frame.image, height, width) for frame in chosen]
+    images = [resize(pad_shape(frame.image), height, width) for frame in chosen]
     indices = _pad_to_temporal_patch(list(range(len(images))), temporal_patch_size)
     return _Clip(np.stack([images[i] for i in indices]), tuple(indices), fps)
 

@@ -22,9 +22,10 @@ seed) the cache checks.
 
 Each architecture is one builder function registered in ``_BUILDERS``: it picks the family's
 tokenizer class, special tokens and chat template, its processor classes with small pixel budgets,
-and a config of 2 layers with hidden size 64 and a 2-layer vision tower. Tokenizer training
-(:func:`_train_tokenizer`), the language-model config (:func:`_text_config`), the generation
-config and seeded initialisation and saving (:func:`_save`) are shared. Adding an architecture
+and a config of 2 layers with hidden size 64 and a 2-layer vision tower (larger with
+:class:`TinySize`). Tokenizer training (:func:`_train_tokenizer`), the language-model config
+(:func:`_text_config`), the generation config and seeded initialisation and saving (:func:`_save`)
+are shared. Adding an architecture
 means writing its builder and adding it to that dict.
 
 Built architectures (``AutoModelForImageTextToText`` classes): ``qwen2_5_vl`` (Qwen2.5-VL),
@@ -37,6 +38,7 @@ existing build in the cache stays cheap.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -141,8 +143,72 @@ _SMOLVLM_SIDE = 64
 # Head size of every tiny language model.
 _HEAD_DIM = 16
 
+#: Key-value heads of every tiny language model (its attention heads must be a multiple).
+_KV_HEADS = 2
 
-def build_tiny_model(out_dir: str | os.PathLike, arch: str = 'qwen2_5_vl', seed: int = 0) -> Path:
+
+@dataclasses.dataclass(frozen=True)
+class TinySize:
+    """How big a tiny build is; the default is the size the tests use (about 0.2 M parameters).
+
+    Heads are 16 wide, and each MLP is twice as wide as its model. For example
+    ``TinySize(hidden_size=128, layers=6, vision_hidden_size=64, vision_layers=4)`` gives a
+    Qwen2.5-VL of about 1.3 M parameters, big enough to learn a simple tabletop task from scratch.
+
+    Attributes:
+        hidden_size: the language model's width, a multiple of 32.
+        layers: language-model layers.
+        vision_hidden_size: the vision tower's width, a multiple of 16.
+        vision_layers: vision-tower layers.
+    """
+
+    hidden_size: int = 64
+    layers: int = 2
+    vision_hidden_size: int = 32
+    vision_layers: int = 2
+
+    def __post_init__(self) -> None:
+        """Refuse sizes the architectures cannot take.
+
+        Raises:
+            ConfigError: a width is not a multiple of its heads' size, or a count is below 1.
+        """
+        problems = []
+        if self.hidden_size < _HEAD_DIM * _KV_HEADS or self.hidden_size % (_HEAD_DIM * _KV_HEADS):
+            problems.append(f'hidden_size {self.hidden_size} must be a positive multiple of '
+                            f'{_HEAD_DIM * _KV_HEADS}')
+        if self.vision_hidden_size < _HEAD_DIM or self.vision_hidden_size % _HEAD_DIM:
+            problems.append(f'vision_hidden_size {self.vision_hidden_size} must be a positive '
+                            f'multiple of {_HEAD_DIM}')
+        for name in ('layers', 'vision_layers'):
+            if getattr(self, name) < 1:
+                problems.append(f'{name} must be at least 1, got {getattr(self, name)}')
+        if problems:
+            raise ConfigError(f'tiny model size: {"; ".join(problems)}.')
+
+    @property
+    def is_default(self) -> bool:
+        """Whether this is the default (test) size."""
+        return self == _DEFAULT_SIZE
+
+    @property
+    def key(self) -> str:
+        """A short name of the size for cache folders, such as ``h128l6-v64l4``."""
+        return (f'h{self.hidden_size}l{self.layers}-v{self.vision_hidden_size}'
+                f'l{self.vision_layers}')
+
+    def vision(self, depth: str = 'depth', heads: str = 'num_heads') -> dict[str, int]:
+        """The vision tower's size entries, under the config's names for depth and heads."""
+        width = self.vision_hidden_size
+        return {depth: self.vision_layers, 'hidden_size': width, 'intermediate_size': 2 * width,
+                heads: width // _HEAD_DIM}
+
+
+_DEFAULT_SIZE = TinySize()
+
+
+def build_tiny_model(out_dir: str | os.PathLike, arch: str = 'qwen2_5_vl', seed: int = 0,
+                     size: TinySize | None = None) -> Path:
     """Build a tiny random model of ``arch`` into ``out_dir`` and return that folder.
 
     The folder holds safetensors weights, config, generation config, processor and tokenizer (all
@@ -153,24 +219,28 @@ def build_tiny_model(out_dir: str | os.PathLike, arch: str = 'qwen2_5_vl', seed:
         out_dir: folder to write into; created if missing.
         arch: one of :data:`SUPPORTED_ARCHS`.
         seed: seed of the random weights.
+        size: how big (default: :class:`TinySize`'s defaults, the test size).
 
     Raises:
         ConfigError: ``arch`` is not supported.
     """
     builder = _builder(arch)
+    size = size or TinySize()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model_class = builder(out, seed)
-    _write_card(out, arch, seed, model_class)
+    # A default build calls its builder with the arguments builders have always taken.
+    model_class = builder(out, seed) if size.is_default else builder(out, seed, size=size)
+    _write_card(out, arch, seed, model_class, size)
     return out
 
 
 def ensure_tiny_model(cache_dir: str | os.PathLike | None = None, arch: str = 'qwen2_5_vl',
-                      seed: int = 0) -> Path:
+                      seed: int = 0, size: TinySize | None = None) -> Path:
     """Return the cached tiny build of ``arch`` and ``seed``, building it first if missing.
 
     The build lives in ``<cache>/tiny/<arch>-seed<seed>`` where ``<cache>`` is ``cache_dir``, else
-    ``$VLM_PLANNER_CACHE``, else ``$XDG_CACHE_HOME/vlm_planner`` (``~/.cache/vlm_planner``). It is
+    ``$VLM_PLANNER_CACHE``, else ``$XDG_CACHE_HOME/vlm_planner`` (``~/.cache/vlm_planner``); a
+    size other than the default adds its :attr:`TinySize.key` to the folder's name. It is
     written into a temporary sibling folder and moved into place in one step, so an interrupted
     build never leaves a half-written model behind.
 
@@ -178,26 +248,29 @@ def ensure_tiny_model(cache_dir: str | os.PathLike | None = None, arch: str = 'q
         cache_dir: cache root overriding the environment.
         arch: one of :data:`SUPPORTED_ARCHS`.
         seed: seed of the random weights.
+        size: how big (default: the test size).
 
     Raises:
         ConfigError: ``arch`` is not supported.
     """
     _builder(arch)
-    target = _cache_root(cache_dir) / 'tiny' / f'{arch}-seed{seed}'
-    if _is_complete(target, arch, seed):
+    size = size or TinySize()
+    name = f'{arch}-seed{seed}' + ('' if size.is_default else f'-{size.key}')
+    target = _cache_root(cache_dir) / 'tiny' / name
+    if _is_complete(target, arch, seed, size):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.', suffix='.partial', dir=target.parent))
     try:
-        build_tiny_model(tmp, arch=arch, seed=seed)
+        build_tiny_model(tmp, arch=arch, seed=seed, size=size)
         # Another process may have finished the same build meanwhile; keep theirs then.
-        if not _is_complete(target, arch, seed):
+        if not _is_complete(target, arch, seed, size):
             if target.exists():
                 shutil.rmtree(target)  # stale format or left over from a foreign tool
             try:
                 os.replace(tmp, target)
             except OSError:
-                if not _is_complete(target, arch, seed):
+                if not _is_complete(target, arch, seed, size):
                     raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -212,8 +285,8 @@ def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
     return Path(os.environ.get('XDG_CACHE_HOME') or '~/.cache').expanduser() / 'vlm_planner'
 
 
-def _is_complete(path: Path, arch: str, seed: int) -> bool:
-    """Whether ``path`` holds a finished build of this format, ``arch`` and ``seed``."""
+def _is_complete(path: Path, arch: str, seed: int, size: TinySize) -> bool:
+    """Whether ``path`` holds a finished build of this format, ``arch``, ``seed`` and ``size``."""
     if not (path / CARD_NAME).is_file():
         return False  # missing, half-written, or built before model cards
     try:
@@ -221,19 +294,28 @@ def _is_complete(path: Path, arch: str, seed: int) -> bool:
     except ConfigError:
         return False  # damaged: build it again
     return (details.get('format') == BUILD_FORMAT and details.get('arch') == arch
-            and details.get('seed') == seed)
+            and details.get('seed') == seed and details.get('size') == _size_detail(size))
 
 
-def _write_card(out: Path, arch: str, seed: int, model_class: str) -> None:
+def _size_detail(size: TinySize) -> dict[str, int] | None:
+    """The size as the model card records it: nothing for the default (its key is unchanged)."""
+    return None if size.is_default else dataclasses.asdict(size)
+
+
+def _write_card(out: Path, arch: str, seed: int, model_class: str, size: TinySize) -> None:
     import transformers
+
+    details: dict[str, Any] = {
+        'builder': 'vlm_planner.models.tiny', 'format': BUILD_FORMAT, 'arch': arch, 'seed': seed,
+        'model_class': model_class, 'transformers_version': transformers.__version__}
+    if not size.is_default:
+        details['size'] = _size_detail(size)
 
     card = ModelCard(
         untrained=True,
         trained_on='nothing: randomly initialised tiny model built offline by vlm_planner for '
                    'tests and demos; its answers carry no meaning.',
-        details={'builder': 'vlm_planner.models.tiny', 'format': BUILD_FORMAT, 'arch': arch,
-                 'seed': seed, 'model_class': model_class,
-                 'transformers_version': transformers.__version__})
+        details=details)
     # Written last: a folder with a model card is a complete build.
     write_model_card(out, card)
 
@@ -308,12 +390,15 @@ def _check_letters(tokenizer: Any) -> None:
         raise RuntimeError('tiny tokenizer does not encode each letter A..Z as one distinct token')
 
 
-def _text_config(tokenizer: Any, *, eos: str, pad: str, **extra: Any) -> dict[str, Any]:
-    """Language-model config shared by all builds: 2 layers, hidden 64, 4 heads of 16, GQA 2."""
+def _text_config(tokenizer: Any, size: TinySize, *, eos: str, pad: str,
+                 **extra: Any) -> dict[str, Any]:
+    """Language-model config shared by all builds: heads of 16, GQA 2 (default: 2 layers of 64)."""
     token_id = tokenizer.convert_tokens_to_ids
+    width = size.hidden_size
     return {
-        'vocab_size': len(tokenizer), 'hidden_size': 64, 'intermediate_size': 128,
-        'num_hidden_layers': 2, 'num_attention_heads': 64 // _HEAD_DIM, 'num_key_value_heads': 2,
+        'vocab_size': len(tokenizer), 'hidden_size': width, 'intermediate_size': 2 * width,
+        'num_hidden_layers': size.layers, 'num_attention_heads': width // _HEAD_DIM,
+        'num_key_value_heads': _KV_HEADS,
         'max_position_embeddings': 32768, 'bos_token_id': None, 'eos_token_id': token_id(eos),
         'pad_token_id': token_id(pad), **extra,
     }
@@ -359,7 +444,7 @@ def _save(out: Path, seed: int, model_class: type, config: Any, processor: Any,
     return model_class.__name__
 
 
-def _build_qwen2_5_vl(out: Path, seed: int) -> str:
+def _build_qwen2_5_vl(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str:
     """Write a tiny Qwen2.5-VL (``Qwen2_5_VLForConditionalGeneration``) into ``out``."""
     from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration,
                               Qwen2_5_VLProcessor, Qwen2Tokenizer, Qwen2VLImageProcessor,
@@ -378,12 +463,12 @@ def _build_qwen2_5_vl(out: Path, seed: int) -> str:
     token_id = tokenizer.convert_tokens_to_ids
     config = Qwen2_5_VLConfig(
         text_config=_text_config(
-            tokenizer, eos='<|im_end|>', pad='<|endoftext|>', max_window_layers=2,
+            tokenizer, size, eos='<|im_end|>', pad='<|endoftext|>', max_window_layers=size.layers,
             rope_parameters={'rope_type': 'default', 'rope_theta': 1000000.0,
                              'mrope_section': _mrope_section(interleaved=False)}),
         vision_config={
-            'depth': 2, 'hidden_size': 32, 'intermediate_size': 64, 'num_heads': 2,
-            'out_hidden_size': 64, 'fullatt_block_indexes': [1], 'window_size': 112,
+            **size.vision(), 'out_hidden_size': size.hidden_size,
+            'fullatt_block_indexes': [size.vision_layers - 1], 'window_size': 112,
             'patch_size': 14, 'spatial_merge_size': 2, 'temporal_patch_size': 2,
         },
         image_token_id=token_id('<|image_pad|>'), video_token_id=token_id('<|video_pad|>'),
@@ -396,7 +481,7 @@ def _build_qwen2_5_vl(out: Path, seed: int) -> str:
     return _save(out, seed, Qwen2_5_VLForConditionalGeneration, config, processor, generation)
 
 
-def _build_video_llama_3(out: Path, seed: int) -> str:
+def _build_video_llama_3(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str:
     """Write a tiny VideoLLaMA3 (``VideoLlama3ForConditionalGeneration``) into ``out``.
 
     The vision tower's patch size must equal the processor's (14). The video processor shares one
@@ -417,10 +502,10 @@ def _build_video_llama_3(out: Path, seed: int) -> str:
     token_id = tokenizer.convert_tokens_to_ids
     config = VideoLlama3Config(
         text_config=_text_config(
-            tokenizer, eos='<|im_end|>', pad='<|endoftext|>', model_type='qwen2',
+            tokenizer, size, eos='<|im_end|>', pad='<|endoftext|>', model_type='qwen2',
             rope_parameters={'rope_type': 'default', 'rope_theta': 1000000.0}),
-        vision_config={'hidden_size': 32, 'intermediate_size': 64, 'num_hidden_layers': 2,
-                       'num_attention_heads': 2, 'patch_size': 14},
+        vision_config={**size.vision('num_hidden_layers', 'num_attention_heads'),
+                       'patch_size': 14},
         image_token_id=token_id('<|image_pad|>'), video_token_id=token_id('<|video_pad|>'),
         tie_word_embeddings=False)
     generation = _generation_config(
@@ -428,7 +513,7 @@ def _build_video_llama_3(out: Path, seed: int) -> str:
     return _save(out, seed, VideoLlama3ForConditionalGeneration, config, processor, generation)
 
 
-def _build_qwen3_vl(out: Path, seed: int) -> str:
+def _build_qwen3_vl(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str:
     """Write a tiny Qwen3-VL (``Qwen3VLForConditionalGeneration``) into ``out``.
 
     16-pixel patches, interleaved multimodal RoPE, one DeepStack layer, and learned vision position
@@ -455,14 +540,14 @@ def _build_qwen3_vl(out: Path, seed: int) -> str:
     token_id = tokenizer.convert_tokens_to_ids
     config = Qwen3VLConfig(
         text_config=_text_config(
-            tokenizer, eos='<|im_end|>', pad='<|endoftext|>', head_dim=_HEAD_DIM,
+            tokenizer, size, eos='<|im_end|>', pad='<|endoftext|>', head_dim=_HEAD_DIM,
             rope_parameters={'rope_type': 'default', 'rope_theta': 5000000.0,
                              'mrope_section': _mrope_section(interleaved=True),
                              'mrope_interleaved': True}),
         vision_config={
-            'depth': 2, 'hidden_size': 32, 'intermediate_size': 64, 'num_heads': 2,
-            'patch_size': 16, 'spatial_merge_size': 2, 'temporal_patch_size': 2,
-            'out_hidden_size': 64, 'num_position_embeddings': 64, 'deepstack_visual_indexes': [0],
+            **size.vision(), 'patch_size': 16, 'spatial_merge_size': 2,
+            'temporal_patch_size': 2, 'out_hidden_size': size.hidden_size,
+            'num_position_embeddings': 64, 'deepstack_visual_indexes': [0],
         },
         image_token_id=token_id('<|image_pad|>'), video_token_id=token_id('<|video_pad|>'),
         vision_start_token_id=token_id('<|vision_start|>'),
@@ -474,7 +559,7 @@ def _build_qwen3_vl(out: Path, seed: int) -> str:
     return _save(out, seed, Qwen3VLForConditionalGeneration, config, processor, generation)
 
 
-def _build_llava_onevision(out: Path, seed: int) -> str:
+def _build_llava_onevision(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str:
     """Write a tiny LLaVA-OneVision (``LlavaOnevisionForConditionalGeneration``) into ``out``.
 
     A SigLIP tower on 56x56 squares (4x4 patches of 14); the any-resolution grid holds up to 2x2
@@ -497,10 +582,10 @@ def _build_llava_onevision(out: Path, seed: int) -> str:
     token_id = tokenizer.convert_tokens_to_ids
     config = LlavaOnevisionConfig(
         text_config=_text_config(
-            tokenizer, eos='<|im_end|>', pad='<|endoftext|>', model_type='qwen2',
+            tokenizer, size, eos='<|im_end|>', pad='<|endoftext|>', model_type='qwen2',
             rope_parameters={'rope_type': 'default', 'rope_theta': 1000000.0}),
-        vision_config={'model_type': 'siglip_vision_model', 'hidden_size': 32,
-                       'intermediate_size': 64, 'num_hidden_layers': 2, 'num_attention_heads': 2,
+        vision_config={'model_type': 'siglip_vision_model',
+                       **size.vision('num_hidden_layers', 'num_attention_heads'),
                        'patch_size': patch, 'image_size': side, 'vision_use_head': False},
         image_token_index=token_id('<image>'), video_token_index=token_id('<video>'),
         image_grid_pinpoints=pinpoints, vision_feature_select_strategy='full',
@@ -510,7 +595,7 @@ def _build_llava_onevision(out: Path, seed: int) -> str:
     return _save(out, seed, LlavaOnevisionForConditionalGeneration, config, processor, generation)
 
 
-def _build_smolvlm(out: Path, seed: int) -> str:
+def _build_smolvlm(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str:
     """Write a tiny SmolVLM2 (``SmolVLMForConditionalGeneration``) into ``out``.
 
     A 64x64 vision tower with 16-pixel patches and pixel shuffle 2, so each image tile is 4 tokens;
@@ -534,10 +619,10 @@ def _build_smolvlm(out: Path, seed: int) -> str:
         chat_template=DEFAULT_CHAT_TEMPLATE)
     config = SmolVLMConfig(
         text_config=_text_config(
-            tokenizer, eos='<end_of_utterance>', pad='<|im_end|>', model_type='llama',
+            tokenizer, size, eos='<end_of_utterance>', pad='<|im_end|>', model_type='llama',
             rope_parameters={'rope_type': 'default', 'rope_theta': 100000.0}),
-        vision_config={'hidden_size': 32, 'intermediate_size': 64, 'num_hidden_layers': 2,
-                       'num_attention_heads': 2, 'image_size': side, 'patch_size': patch},
+        vision_config={**size.vision('num_hidden_layers', 'num_attention_heads'),
+                       'image_size': side, 'patch_size': patch},
         image_token_id=tokenizer.convert_tokens_to_ids('<image>'), scale_factor=scale,
         tie_word_embeddings=False)
     generation = _generation_config(
@@ -545,7 +630,7 @@ def _build_smolvlm(out: Path, seed: int) -> str:
     return _save(out, seed, SmolVLMForConditionalGeneration, config, processor, generation)
 
 
-_BUILDERS: dict[str, Callable[[Path, int], str]] = {
+_BUILDERS: dict[str, Callable[..., str]] = {
     'qwen2_5_vl': _build_qwen2_5_vl,
     'video_llama_3': _build_video_llama_3,
     'qwen3_vl': _build_qwen3_vl,
@@ -557,7 +642,7 @@ _BUILDERS: dict[str, Callable[[Path, int], str]] = {
 SUPPORTED_ARCHS = tuple(_BUILDERS)
 
 
-def _builder(arch: str) -> Callable[[Path, int], str]:
+def _builder(arch: str) -> Callable[..., str]:
     try:
         return _BUILDERS[arch]
     except KeyError:

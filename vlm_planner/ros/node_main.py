@@ -16,7 +16,10 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import logging
+import os
+import sys
+from typing import Callable, NoReturn
 
 import rclpy
 from rclpy.executors import Executor, SingleThreadedExecutor
@@ -80,3 +83,16 @@ class SelfCleaningNode(Node):
 
     def setup(self) -> None:
         """Declare parameters and create the node's entities (subclasses fill this in)."""
+
+
+def exit_now(status: int) -> NoReturn:
+    """End the process with ``status`` at once, once the nodes are torn down.
+
+    Python's own finalisation of torch and transformers takes seconds after a model was loaded,
+    long enough for ``ros2 launch`` to escalate a Ctrl-C to SIGTERM; everything that matters
+    (nodes, context, logs) is done by then, so the executables skip it.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(status)

@@ -43,7 +43,7 @@ import copy
 import json
 import threading
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
@@ -68,7 +68,7 @@ from vlm_planner.errors import ImageConversionError, VlmPlannerError
 from vlm_planner.models.base import check_scoring
 from vlm_planner.ros.conversions import rgb_to_image_msg
 from vlm_planner.ros.debug_image import annotate_decision
-from vlm_planner.ros.node_main import run_node, SelfCleaningNode
+from vlm_planner.ros.node_main import exit_now, run_node, SelfCleaningNode
 from vlm_planner.ros.parameters import declare_params
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 
@@ -341,6 +341,8 @@ class PlannerPorts:
     def _publish(self, outcome: Outcome, trigger: str) -> None:
         decision = outcome.decision
         assert decision is not None
+        if not self._active or self.live_session.closed:
+            return  # deactivated or shutting down while the model thought: nothing goes out
         published = False
         with self.live_session.action_gate:
             # Checked again here: an e-stop may have come while the model was thinking.
@@ -544,12 +546,12 @@ class ManagedPlannerNode(LifecycleNode):
         super().destroy_node()
 
 
-def main(args: list[str] | None = None) -> int:
-    """Run the plain planner node until Ctrl-C or shutdown; return the process exit status."""
-    return run_node(PlannerNode, 'vlm_planner', args, executor_class=MultiThreadedExecutor)
+def main(args: list[str] | None = None) -> NoReturn:
+    """Run the plain planner node until Ctrl-C or shutdown, then exit with its status."""
+    exit_now(run_node(PlannerNode, 'vlm_planner', args, executor_class=MultiThreadedExecutor))
 
 
-def managed_main(args: list[str] | None = None) -> int:
-    """Run the lifecycle planner node (unconfigured until told) until Ctrl-C or shutdown."""
-    return run_node(ManagedPlannerNode, 'vlm_planner', args,
-                    executor_class=MultiThreadedExecutor)
+def managed_main(args: list[str] | None = None) -> NoReturn:
+    """Run the lifecycle planner node (unconfigured until told) until Ctrl-C, then exit."""
+    exit_now(run_node(ManagedPlannerNode, 'vlm_planner', args,
+                      executor_class=MultiThreadedExecutor))
