@@ -199,7 +199,7 @@ def cmd_eval(args) -> int:
         from vlm_planner.models.spec import spec_from_parameters
         models = [spec_from_parameters(settings.complete(dict(args.overrides)))]
     run = Evaluation(datasets, models, strategies, args.out, overrides=dict(args.overrides),
-                     limit=args.limit)
+                     limit=args.limit, blank_frames=args.blank_frames)
     print(f'{run.total} decisions: {len(datasets)} data set(s) x {len(models)} model(s) x '
           f'{len(strategies)} strateg{"y" if len(strategies) == 1 else "ies"}; '
           f'{len(run.store)} already in {run.store.path}', flush=True)
@@ -402,6 +402,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help='output folder; rerun with the same folder to resume')
     evaluate.add_argument('--limit', type=int, default=0,
                           help='at most this many items per data set (default: all)')
+    evaluate.add_argument('--blank-frames', action='store_true',
+                          help='control run: every frame replaced by a uniform grey one, so '
+                               'the accuracy shows what the model gets without looking (it '
+                               'should fall to chance); models are named NAME+blank-frames')
     evaluate.add_argument('--quiet', action='store_true', help='no progress bar')
     evaluate.add_argument('-p', '--param', dest='overrides', type=_override, action='append',
                           default=[], metavar='NAME:=VALUE',

@@ -165,3 +165,25 @@ def test_results_file_drops_a_cut_off_last_line_and_refuses_garbage(tmp_path):
     path.write_text('not json\n')
     with pytest.raises(ResultsError, match='line 1'):
         ResultStore(path)
+
+
+def test_the_blank_frame_control_shows_the_model_grey_frames_under_its_own_name(tmp_path):
+    seen = []
+
+    class FrameSpy:
+        def __init__(self, config):
+            self.backend = load_backend(config)
+
+        def __getattr__(self, name):
+            return getattr(self.backend, name)
+
+        def score_letters(self, messages, letters):
+            seen.extend(p.frame.image for m in messages for p in m.content
+                        if hasattr(p, 'frame'))
+            return self.backend.score_letters(messages, letters)
+
+    run = Evaluation([MemoryDataset('set', 2)], ['tiny'], ['base'], tmp_path,
+                     blank_frames=True, backend_loader=FrameSpy)
+    records = run.run(progress=False)
+    assert {r['model'] for r in records} == {'tiny-qwen2_5_vl+blank-frames'}
+    assert seen and all((image == 128).all() for image in seen)

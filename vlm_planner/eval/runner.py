@@ -27,10 +27,12 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
 from tqdm import tqdm
 
 from vlm_planner import settings
 from vlm_planner.core.actions import ActionLibrary
+from vlm_planner.core.frames import Frame
 from vlm_planner.core.planner import Planner
 from vlm_planner.core.strategies import make_strategy
 from vlm_planner.data.items import Dataset, EvalItem
@@ -43,6 +45,17 @@ from vlm_planner.models.spec import apply_model_spec, model_name, ModelSpec, par
 logger = logging.getLogger(__name__)
 
 RESULTS_FILE = 'results.jsonl'
+
+#: Appended to a model's name in a blank-frame control run.
+BLANK_SUFFIX = '+blank-frames'
+#: Grey level of the frames of a blank-frame control.
+BLANK_LEVEL = 128
+
+
+def blanked(item: EvalItem) -> EvalItem:
+    """``item`` with each frame replaced by a uniform grey frame of the same size and time."""
+    frames = tuple(Frame(np.full_like(f.image, BLANK_LEVEL), f.stamp) for f in item.frames)
+    return dataclasses.replace(item, frames=frames)
 
 
 def _check_unique(names: Sequence[str], what: str) -> None:
@@ -77,7 +90,7 @@ class Evaluation:
     def __init__(self, datasets: Sequence[Dataset], models: Sequence[str | ModelSpec],
                  strategies: Sequence[str], out_dir: str | Path, *,
                  overrides: dict[str, Any] | None = None, limit: int = 0,
-                 backend_loader: Callable = load_backend) -> None:
+                 blank_frames: bool = False, backend_loader: Callable = load_backend) -> None:
         """Check the run's settings before anything heavy happens.
 
         Args:
@@ -88,6 +101,9 @@ class Evaluation:
             out_dir: output folder; results already there are kept and skipped.
             overrides: planner parameters applied to every run (keyframes, scoring, ...).
             limit: evaluate at most this many items per data set (0: all).
+            blank_frames: a control: every frame is replaced by a uniform grey one of its size,
+                so the accuracy shows what the model gets from the text alone (it should fall
+                to chance); the models are named ``<name>+blank-frames``.
             backend_loader: turns a ModelConfig into a backend (tests pass a recording one).
         """
         self.datasets = list(datasets)
@@ -102,13 +118,15 @@ class Evaluation:
             # As the model is best asked, unless the overrides say otherwise.
             values = {**values, **settings.recommended(values, explicit=set(overrides or {}))}
             # Named after what runs: '-p model.tiny_arch:=smolvlm' beside 'tiny' is tiny-smolvlm.
-            spec = dataclasses.replace(spec, name=model_name(values))
+            spec = dataclasses.replace(
+                spec, name=model_name(values) + (BLANK_SUFFIX if blank_frames else ''))
             self.models.append(spec)
             self._values[spec.name] = values
         _check_unique([d.name for d in self.datasets], 'data sets')
         _check_unique([m.name for m in self.models], 'models')
         _check_unique(self.strategies, 'strategies')
         self.limit = limit
+        self.blank_frames = blank_frames
         self.out_dir = Path(out_dir)
         self.store = ResultStore(self.out_dir / RESULTS_FILE)
         self.failures: list[str] = []
@@ -163,7 +181,7 @@ class Evaluation:
         for count, item in enumerate(dataset.items(settings.keyframe_config(values))):
             if self.limit and count >= self.limit:
                 return
-            yield item
+            yield blanked(item) if self.blank_frames else item
 
     def _evaluate(self, item: EvalItem, model: ModelSpec, strategy: str, backend,
                   values: dict[str, Any]) -> None:
