@@ -169,3 +169,12 @@ def test_bound_text_never_exceeds_the_limit_and_keeps_both_ends(size, limit):
         count, tail = rest.split(' characters cut ...] ')
         assert head.startswith('S') and tail.endswith('E')
         assert len(head) + int(count) + len(tail) == size
+
+
+def test_the_decision_names_what_the_model_was_trained_on():
+    from vlm_planner.models.model_card import ModelCard
+    plan, backend = planner([0.2, 0.7, 0.1])
+    backend.card = ModelCard(trained_on='tabletop episodes, ' + 'x' * 1000)
+    decision = plan.decide('put it away', frames(0.0))
+    assert decision.trained_on.startswith('tabletop episodes') and len(decision.trained_on) <= 300
+    assert decision.untrained is False and json.loads(json.dumps(decision.to_record()))

@@ -39,6 +39,8 @@ from vlm_planner.errors import ConfigError
 if TYPE_CHECKING:
     from vlm_planner.models.base import VLMBackend
 
+#: Characters of the model card's ``trained_on`` kept in each decision record.
+TRAINED_ON_CHARS = 300
 #: Default bound on a decision's rationale, in characters.
 MAX_RATIONALE_CHARS = 2000
 
@@ -67,6 +69,7 @@ class Decision:
     answer_method: str = 'scored'
     needs_help: bool = False  # the model named no candidate action: no action was chosen
     needs_help_reason: str = ''
+    trained_on: str = ''  # what the model's card says it was trained on (bounded)
 
     def to_record(self) -> dict[str, Any]:
         """Return the decision as a JSON-serialisable dict (``index`` None becomes null)."""
@@ -161,6 +164,7 @@ class Planner:
             accepted=index is not None and confidence >= self.min_confidence,
             strategy=self.strategy.name, model=self.backend.name,
             untrained=self.backend.untrained, latency_s=latency,
+            trained_on=self.backend.card.trained_on[:TRAINED_ON_CHARS],
             keyframe_stamps=tuple(f.stamp for f in frames), scores=result.scores,
             votes=result.votes, rationale=bound_text(result.rationale, self.max_rationale_chars),
             tokens=result.tokens, invalid_answers=result.invalid_answers,

@@ -418,7 +418,8 @@ class PlannerPorts:
             'keyframes': len(session.buffer), 'trigger': session.trigger.mode,
             'manipulator_status': session.trigger.status, 'estopped': session.estopped,
             'paused': session.paused, 'dry_run': session.config.dry_run,
-            'untrained_model': backend.untrained}
+            'untrained_model': backend.untrained,
+            'model_trained_on': backend.card.trained_on[:200]}
         latest = session.buffer.latest
         if latest is not None:
             values['frame_age_s'] = round(self._now() - latest.stamp, 3)
