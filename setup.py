@@ -36,7 +36,7 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*']),
-    package_data={'vlm_planner': ['resources/*.yaml']},
+    package_data={'vlm_planner': ['resources/*.yaml', 'resources/demo_model/*']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),

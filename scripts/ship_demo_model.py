@@ -23,6 +23,10 @@ Usage: ``python scripts/ship_demo_model.py WORK`` where ``WORK`` holds ``episode
 2. runs closed-loop episodes through the real nodes (``vlm-planner demo --episodes``);
 3. copies the model into ``vlm_planner/resources/demo_model`` with its learning curves, and
    writes the accuracies, chance levels and closed-loop rate into its model card.
+
+It refuses to ship a model that does not look: one whose accuracy on blank frames is not at
+least :data:`MIN_VISION_GAIN` points below its accuracy on the real frames (the blank-frame
+control must fall towards chance), since such a model plans from the goal text alone.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ MODEL_FILES = ('config.json', 'generation_config.json', 'model.safetensors',
                'processor_config.json', 'tokenizer.json', 'tokenizer_config.json',
                'chat_template.jinja', 'prompt.yaml', 'vlm_planner.json')
 SPLITS = {'test': 'test', 'ood': 'ood', 'test-all-actions': 'test-all-actions'}
+#: Accuracy points that real frames must add over blank frames on the test split.
+MIN_VISION_GAIN = 10.0
 
 
 def accuracies(results: Path) -> dict[str, dict[str, float]]:
@@ -75,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     scores = accuracies(out / 'results.jsonl')
     trained, = (m for m in scores if not m.endswith('+blank-frames'))
     blank, = (m for m in scores if m.endswith('+blank-frames'))
+    print(json.dumps({'accuracy_percent': scores[trained], 'blank_frames': scores[blank]}))
+    gain = scores[trained]['test'] - scores[blank]['test']
+    if gain < MIN_VISION_GAIN:
+        print(f'not shipped: real frames add {gain:.1f} accuracy points over blank frames on the '
+              f'test split (at least {MIN_VISION_GAIN} needed); the model plans from the goal '
+              'text alone. Train longer or differently (docs/training.md).', file=sys.stderr)
+        return 1
 
     overrides = {'model.backend': 'transformers', 'model.path': str(run),
                  'execution_time': 0.2}

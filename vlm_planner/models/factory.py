@@ -63,7 +63,8 @@ class ModelConfig:
         'tiny', "A registered backend. 'transformers': a local Hugging Face video VLM folder "
         "(model.path). 'openai': a model served over an OpenAI-compatible API (model.url: vLLM, "
         "SGLang, llama.cpp server, Ollama). 'tiny': a tiny randomly initialised model of a real "
-        'architecture (model.tiny_arch) built offline; its choices are untrained.',
+        "architecture (model.tiny_arch) built offline; its choices are untrained. 'demo': the "
+        'tabletop planner that `make demo-model` trains into vlm_planner/resources/demo_model.',
         choices=backend_names)
     path: str = option('', 'Local model folder (config.json + safetensors) for the '
                        'transformers backend.')
