@@ -159,3 +159,20 @@ def test_compressed_transport_and_annotated_debug_image(planner, harness):
     image = debug[0]
     pixels = np.frombuffer(bytes(image.data), np.uint8).reshape(image.height, image.width, 3)
     assert pixels[-5, image.width // 2, 0] > 150
+
+
+def test_the_model_card_recommendations_reach_the_node(planner, harness, tmp_path):
+    from vlm_planner.models.model_card import read_model_card, write_model_card
+    from vlm_planner.models.tiny import build_tiny_model
+    import dataclasses
+    folder = build_tiny_model(tmp_path / 'model')
+    card = read_model_card(folder)
+    write_model_card(folder, dataclasses.replace(
+        card, recommended={'strategy.scoring': 'likelihood', 'model.max_frames': 2}))
+    node = planner(**{'model.backend': 'transformers', 'model.path': str(folder),
+                      'trigger.mode': 'service', 'goal': GOAL})
+    assert node.ports.values['strategy.scoring'] == 'likelihood'
+    assert node.ports.planner.strategy.config.scoring == 'likelihood'
+    assert node.ports.planner.backend.max_frames == 2
+    harness.frame()
+    assert harness.call(Trigger, '/vlm_planner/plan').success

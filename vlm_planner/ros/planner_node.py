@@ -124,7 +124,10 @@ class PlannerPorts:
             VlmPlannerError: a parameter, file or the model is wrong (the message says how).
         """
         node = self.node
-        self.values = settings.check(self.values)
+        given, self.values = self.values, settings.check(self.values)
+        applied = {k: v for k, v in self.values.items() if given.get(k) != v}
+        if applied:
+            node.get_logger().info(f'the model card recommends, and the node uses: {applied}')
         planner = self._given_planner or settings.build_planner(self.values)
         self.planner = planner
         self.session = settings.make_session(self.values, planner, clock=self._now)
