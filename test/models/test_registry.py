@@ -138,3 +138,17 @@ def test_listing_and_configuring_backends_imports_no_torch():
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_demo_backend_says_how_to_build_its_model_when_it_is_missing(tmp_path, monkeypatch):
+    from vlm_planner.models.backends import demo
+
+    class Files:
+        def joinpath(self, relative):
+            return tmp_path / relative
+    monkeypatch.setattr(demo.resources, 'files', lambda package: Files())
+    with pytest.raises(ConfigError, match='make demo-model'):
+        load_backend(ModelConfig(backend='demo'))
+    (tmp_path / 'resources' / 'demo_model').mkdir(parents=True)  # a folder without a model
+    with pytest.raises(ConfigError, match='the demo model is missing'):
+        demo.demo_model_folder()
