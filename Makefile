@@ -49,12 +49,14 @@ demo-model: venv
 	  --episodes 2400 --seed 7 --workers 1 --width 320 --height 240 --image-format png \
 	  --splits train:0.9,val:0.05,test:0.05 --ood-episodes 100
 	test -f $(DEMO_WORK)/init/config.json || $(VENV)/bin/vlm-planner make-tiny-model \
-	  --out $(DEMO_WORK)/init --hidden-size 128 --layers 6 --vision-hidden-size 64 --vision-layers 4
+	  --out $(DEMO_WORK)/init --hidden-size 128 --layers 6 --vision-hidden-size 64 \
+	  --vision-layers 4 --attention-init-std 0.2 --max-pixels 50176
 	OMP_NUM_THREADS=1 $(VENV)/bin/vlm-planner finetune --quiet --data $(DEMO_DATA)/train \
 	  --val $(DEMO_DATA)/val --model $(DEMO_WORK)/init --out $(DEMO_WORK)/run --train-vision \
-	  --steps 5000 --batch-size 8 --lr 3e-3 --warmup 0.04 --schedule cosine --eval-every 1000 \
-	  --val-limit 200 --save-every 500 --seed 0 \
-	  -p model.max_frames:=3 -p keyframes.max_count:=3 -p model.max_pixels:=12288
+	  --steps 8000 --batch-size 8 --lr 1e-3 --weight-decay 0.1 --warmup 0.03 --schedule cosine \
+	  --eval-every 1000 --val-limit 200 --save-every 500 --seed 0 \
+	  -p prompt_file:=config/prompt_current_observation.yaml \
+	  -p model.max_frames:=3 -p keyframes.max_count:=3 -p model.max_pixels:=50176
 	$(PY) scripts/ship_demo_model.py $(DEMO_WORK)
 
 lint: venv

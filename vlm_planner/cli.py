@@ -107,7 +107,7 @@ def cmd_demo(args) -> int:
         overrides['strategy.name'] = args.strategy
     print(f'vlm-planner demo: scene camera -> planner -> mock manipulator, at most {args.steps} '
           'steps', flush=True)
-    print('Loading the model (the first run builds a tiny untrained model offline)...', flush=True)
+    print('Loading the model...', flush=True)
     steps = run_loop(_params_file(args), namespace=args.namespace, log_level=args.log_level,
                      overrides=overrides, max_steps=args.steps,
                      on_step=lambda step: print(format_step(step), flush=True))
@@ -266,7 +266,8 @@ def cmd_make_tiny_model(args) -> int:
     """Build a tiny random model of a real architecture into a folder."""
     from vlm_planner.models.tiny import build_tiny_model, TinySize
     size = TinySize(hidden_size=args.hidden_size, layers=args.layers,
-                    vision_hidden_size=args.vision_hidden_size, vision_layers=args.vision_layers)
+                    vision_hidden_size=args.vision_hidden_size, vision_layers=args.vision_layers,
+                    attention_init_std=args.attention_init_std, max_pixels=args.max_pixels)
     path = build_tiny_model(args.out, arch=args.arch, seed=args.seed, size=size)
     print(f'wrote an untrained tiny {args.arch} model to {path}')
     return 0
@@ -469,6 +470,15 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument('--vision-layers', type=int, default=default_size.vision_layers,
                       help='vision-tower layers (default: %(default)s; 128/6/64/4 make a '
                            'Qwen2.5-VL of about 1.3 M parameters that learns the tabletop)')
+    tiny.add_argument('--attention-init-std', type=float,
+                      default=default_size.attention_init_std,
+                      help="standard deviation of the language model's query and key weights "
+                           "(default: %(default)s, the architecture's own 0.02); 0.2 for a model "
+                           'trained from scratch, which otherwise never learns to look at the '
+                           'frames (docs/training.md)')
+    tiny.add_argument('--max-pixels', type=int, default=default_size.max_pixels,
+                      help='largest frame the processor passes on, in pixels (qwen2_5_vl and '
+                           'video_llama_3; default: %(default)s, i.e. 112 x 112)')
     tiny.set_defaults(func=cmd_make_tiny_model)
 
     gen = sub.add_parser('generate', help='write synthetic tabletop episodes (rosbag2 + '

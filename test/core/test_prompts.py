@@ -14,6 +14,8 @@
 
 """Tests for building the planning prompt."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -52,6 +54,13 @@ def test_without_history_there_is_no_video():
     question = PlanningQuestion('g', (), frame(0.0), ('a',))
     [message] = build_messages(template, question, 'x')
     assert not any(isinstance(p, VideoPart) for p in message.content)
+
+
+def test_empty_progress_wording_sends_only_the_current_observation():
+    template = dataclasses.replace(PromptTemplate.default(), progress='')
+    [message] = build_messages(template, QUESTION, template.answer_instruction)
+    assert [type(p) for p in message.content] == [TextPart, ImagePart, TextPart]
+    assert message.content[1].frame is QUESTION.current
 
 
 def test_user_template_overrides_only_given_fields_and_system_message(tmp_path):

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -47,7 +48,8 @@ def test_a_larger_size_builds_every_architecture_into_its_own_folder(tmp_path, a
 
     assert big != small and big.name == f'{arch}-seed0-h128l3-v48l3'
     assert read_model_card(big).details['size'] == {
-        'hidden_size': 128, 'layers': 3, 'vision_hidden_size': 48, 'vision_layers': 3}
+        'hidden_size': 128, 'layers': 3, 'vision_hidden_size': 48, 'vision_layers': 3,
+        'attention_init_std': 0.0, 'max_pixels': 0}
     assert ensure_tiny_model(cache_dir=tmp_path, arch=arch, size=BIG) == big  # cached
     counts = [sum(p.numel() for p in AutoModelForImageTextToText.from_pretrained(
         folder).parameters()) for folder in (small, big)]
@@ -57,10 +59,46 @@ def test_a_larger_size_builds_every_architecture_into_its_own_folder(tmp_path, a
     assert config['text_config']['num_hidden_layers'] == 3
 
 
+def test_sharper_attention_redraws_only_the_language_models_queries_and_keys(tmp_path):
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    plain = ensure_tiny_model(cache_dir=tmp_path, size=BIG)
+    sharp_size = dataclasses.replace(BIG, attention_init_std=0.2)
+    sharp = ensure_tiny_model(cache_dir=tmp_path, size=sharp_size)
+
+    assert sharp.name.endswith('-a0.2') and sharp != plain
+    weights = [dict(AutoModelForImageTextToText.from_pretrained(folder).named_parameters())
+               for folder in (plain, sharp)]
+    redrawn = [name for name in weights[0]
+               if not torch.equal(weights[0][name], weights[1][name])]
+    assert redrawn and all(name.endswith(('q_proj.weight', 'k_proj.weight')) for name in redrawn)
+    assert not any('visual' in name for name in redrawn)
+    assert len(redrawn) == 2 * BIG.layers
+    for name in redrawn:
+        assert float(weights[0][name].std()) == pytest.approx(0.02, rel=0.2)
+        assert float(weights[1][name].std()) == pytest.approx(0.2, rel=0.2)
+
+
+def test_a_larger_frame_limit_reaches_the_processor(tmp_path):
+    from transformers import AutoProcessor
+
+    size = dataclasses.replace(BIG, max_pixels=196 * 252)
+    folder = ensure_tiny_model(cache_dir=tmp_path, size=size)
+    processor = AutoProcessor.from_pretrained(folder)
+
+    assert folder.name.endswith('-p49392')
+    assert processor.image_processor.size['longest_edge'] == 196 * 252
+    with pytest.raises(ConfigError, match='not for llava_onevision'):
+        ensure_tiny_model(cache_dir=tmp_path, arch='llava_onevision', size=size)
+
+
 @pytest.mark.parametrize('fields, words', [
     ({'hidden_size': 48}, 'multiple of 32'),
     ({'vision_hidden_size': 40}, 'multiple of 16'),
     ({'layers': 0}, 'layers must be at least 1'),
+    ({'attention_init_std': -1.0}, 'attention_init_std must be within'),
+    ({'max_pixels': 100}, 'max_pixels must be 0 or at least'),
 ])
 def test_impossible_sizes_are_config_errors(fields, words):
     with pytest.raises(ConfigError, match=words):

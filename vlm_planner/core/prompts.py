@@ -119,10 +119,12 @@ def build_messages(template: PromptTemplate, question: PlanningQuestion,
     """Return the chat messages for ``question``, ending the user turn with ``instruction``.
 
     A template whose ``choice`` is empty leaves the options list (and its header) out: the prompt
-    of a model fine-tuned on whole action texts and asked by likelihood scoring.
+    of a model fine-tuned on whole action texts and asked by likelihood scoring. A template whose
+    ``progress`` is empty sends no progress video, only the current observation: the prompt of a
+    model trained on single frames (the demo model, see docs/training.md).
     """
     parts: list[Part] = []
-    if question.history:
+    if question.history and template.progress:
         times = ', '.join(f'{f.stamp - question.current.stamp:+.1f} s' for f in question.history)
         parts.append(TextPart(template.progress.format(count=len(question.history), times=times)))
         parts.append(VideoPart(tuple(question.history)))

@@ -147,6 +147,12 @@ _HEAD_DIM = 16
 _KV_HEADS = 2
 
 
+#: Module names of the vision encoders of the supported architectures (``visual`` in the
+#: Qwen-VL family, ``vision_tower`` in LLaVA-OneVision, ``vision_model`` in VideoLLaMA3 and
+#: SmolVLM2).
+VISION_TOWERS = ('visual', 'vision_tower', 'vision_model', 'vision_encoder')
+
+
 @dataclasses.dataclass(frozen=True)
 class TinySize:
     """How big a tiny build is; the default is the size the tests use (about 0.2 M parameters).
@@ -160,12 +166,23 @@ class TinySize:
         layers: language-model layers.
         vision_hidden_size: the vision tower's width, a multiple of 16.
         vision_layers: vision-tower layers.
+        attention_init_std: standard deviation the language model's query and key projections
+            are drawn with; 0 keeps the architecture's own (0.02). The small default makes every
+            attention map nearly uniform, and a model trained from scratch then never learns to
+            pick out the few image tokens that show a held block: it learns the text prior and
+            ignores the camera. 0.2 gives sharp random attention from the start (see
+            docs/training.md, section 8).
+        max_pixels: largest frame the processor passes on, in pixels (Qwen2.5-VL and
+            VideoLLaMA3 builds); 0 keeps the default of 112 x 112. Objects a few pixels wide,
+            such as a block in the gripper, need more (the demo model uses 50,176: 196 x 252).
     """
 
     hidden_size: int = 64
     layers: int = 2
     vision_hidden_size: int = 32
     vision_layers: int = 2
+    attention_init_std: float = 0.0
+    max_pixels: int = 0
 
     def __post_init__(self) -> None:
         """Refuse sizes the architectures cannot take.
@@ -183,6 +200,12 @@ class TinySize:
         for name in ('layers', 'vision_layers'):
             if getattr(self, name) < 1:
                 problems.append(f'{name} must be at least 1, got {getattr(self, name)}')
+        if self.max_pixels and self.max_pixels < _MIN_PIXELS:
+            problems.append(f'max_pixels must be 0 or at least {_MIN_PIXELS}, got '
+                            f'{self.max_pixels}')
+        if not 0.0 <= self.attention_init_std <= 10.0:
+            problems.append(f'attention_init_std must be within 0 and 10, got '
+                            f'{self.attention_init_std}')
         if problems:
             raise ConfigError(f'tiny model size: {"; ".join(problems)}.')
 
@@ -194,8 +217,10 @@ class TinySize:
     @property
     def key(self) -> str:
         """A short name of the size for cache folders, such as ``h128l6-v64l4``."""
-        return (f'h{self.hidden_size}l{self.layers}-v{self.vision_hidden_size}'
-                f'l{self.vision_layers}')
+        key = (f'h{self.hidden_size}l{self.layers}-v{self.vision_hidden_size}'
+               f'l{self.vision_layers}')
+        key += f'-a{self.attention_init_std:g}' if self.attention_init_std else ''
+        return key + (f'-p{self.max_pixels}' if self.max_pixels else '')
 
     def vision(self, depth: str = 'depth', heads: str = 'num_heads') -> dict[str, int]:
         """The vision tower's size entries, under the config's names for depth and heads."""
@@ -226,6 +251,9 @@ def build_tiny_model(out_dir: str | os.PathLike, arch: str = 'qwen2_5_vl', seed:
     """
     builder = _builder(arch)
     size = size or TinySize()
+    if size.max_pixels and arch not in _PIXEL_LIMITED:
+        raise ConfigError(f'a frame size limit (max_pixels) can be set for the '
+                          f'{" and ".join(_PIXEL_LIMITED)} builds, not for {arch}.')
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # A default build calls its builder with the arguments builders have always taken.
@@ -431,17 +459,29 @@ def _generation_config(tokenizer: Any, *, eos: Sequence[str], pad: str, bos: str
 
 
 def _save(out: Path, seed: int, model_class: type, config: Any, processor: Any,
-          generation_config: Any) -> str:
+          generation_config: Any, size: TinySize = _DEFAULT_SIZE) -> str:
     """Initialise ``model_class`` from ``seed``, save it with ``processor``; return its name."""
     import torch
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_class(config)
+        if size.attention_init_std:
+            _sharpen_attention(model, size.attention_init_std)
     model.generation_config = generation_config
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return model_class.__name__
+
+
+def _sharpen_attention(model: Any, std: float) -> None:
+    """Draw the language model's query and key projection weights again with ``std``."""
+    import torch
+
+    for name, module in model.named_modules():
+        parts = name.split('.')
+        if parts[-1] in ('q_proj', 'k_proj') and not set(parts) & set(VISION_TOWERS):
+            torch.nn.init.normal_(module.weight, std=std)
 
 
 def _build_qwen2_5_vl(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str:
@@ -452,7 +492,7 @@ def _build_qwen2_5_vl(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> s
 
     tokenizer = _train_tokenizer(Qwen2Tokenizer, _QWEN_SPECIAL_TOKENS, eos_token='<|im_end|>',
                                  pad_token='<|endoftext|>', unk_token=None)
-    pixels = {'min_pixels': _MIN_PIXELS, 'max_pixels': _MAX_PIXELS}
+    pixels = {'min_pixels': _MIN_PIXELS, 'max_pixels': size.max_pixels or _MAX_PIXELS}
     processor = Qwen2_5_VLProcessor(
         image_processor=Qwen2VLImageProcessor(**pixels),
         # Explicit cap setting: silences the per-call deprecation warning of transformers 5.
@@ -478,7 +518,8 @@ def _build_qwen2_5_vl(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> s
     generation = _generation_config(
         tokenizer, bos='<|endoftext|>', eos=('<|im_end|>', '<|endoftext|>'), pad='<|endoftext|>',
         do_sample=True, temperature=0.1, top_p=0.001, top_k=1, repetition_penalty=1.05)
-    return _save(out, seed, Qwen2_5_VLForConditionalGeneration, config, processor, generation)
+    return _save(out, seed, Qwen2_5_VLForConditionalGeneration, config, processor, generation,
+                 size)
 
 
 def _build_video_llama_3(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str:
@@ -493,10 +534,11 @@ def _build_video_llama_3(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -
 
     tokenizer = _train_tokenizer(Qwen2Tokenizer, _QWEN_SPECIAL_TOKENS, eos_token='<|im_end|>',
                                  pad_token='<|endoftext|>', unk_token=None)
+    limit = size.max_pixels or _MAX_PIXELS
     processor = VideoLlama3Processor(
-        image_processor=VideoLlama3ImageProcessor(min_pixels=_MIN_PIXELS, max_pixels=_MAX_PIXELS),
+        image_processor=VideoLlama3ImageProcessor(min_pixels=_MIN_PIXELS, max_pixels=limit),
         video_processor=VideoLlama3VideoProcessor(
-            min_pixels=_MIN_PIXELS, max_pixels=_MAX_PIXELS * _CLIP_FRAMES_BUDGET),
+            min_pixels=_MIN_PIXELS, max_pixels=limit * _CLIP_FRAMES_BUDGET),
         tokenizer=tokenizer, chat_template=_im_chat_template(
             image='<|image_pad|>\n', video='<|video_pad|>\n', system=_VIDEO_LLAMA_3_SYSTEM))
     token_id = tokenizer.convert_tokens_to_ids
@@ -510,7 +552,8 @@ def _build_video_llama_3(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -
         tie_word_embeddings=False)
     generation = _generation_config(
         tokenizer, bos='<|endoftext|>', eos=('<|im_end|>', '<|endoftext|>'), pad='<|endoftext|>')
-    return _save(out, seed, VideoLlama3ForConditionalGeneration, config, processor, generation)
+    return _save(out, seed, VideoLlama3ForConditionalGeneration, config, processor, generation,
+                 size)
 
 
 def _build_qwen3_vl(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str:
@@ -556,7 +599,7 @@ def _build_qwen3_vl(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str
     generation = _generation_config(
         tokenizer, bos='<|endoftext|>', eos=('<|im_end|>', '<|endoftext|>'), pad='<|endoftext|>',
         do_sample=True, temperature=0.7, top_p=0.8, top_k=20)
-    return _save(out, seed, Qwen3VLForConditionalGeneration, config, processor, generation)
+    return _save(out, seed, Qwen3VLForConditionalGeneration, config, processor, generation, size)
 
 
 def _build_llava_onevision(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str:
@@ -592,7 +635,8 @@ def _build_llava_onevision(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE)
         vision_feature_layer=-1, tie_word_embeddings=False)
     generation = _generation_config(
         tokenizer, bos='<|endoftext|>', eos=('<|im_end|>', '<|endoftext|>'), pad='<|endoftext|>')
-    return _save(out, seed, LlavaOnevisionForConditionalGeneration, config, processor, generation)
+    return _save(out, seed, LlavaOnevisionForConditionalGeneration, config, processor, generation,
+                 size)
 
 
 def _build_smolvlm(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str:
@@ -627,7 +671,7 @@ def _build_smolvlm(out: Path, seed: int, size: TinySize = _DEFAULT_SIZE) -> str:
         tie_word_embeddings=False)
     generation = _generation_config(
         tokenizer, bos='<|im_start|>', eos=('<end_of_utterance>', '<|im_end|>'), pad='<|im_end|>')
-    return _save(out, seed, SmolVLMForConditionalGeneration, config, processor, generation)
+    return _save(out, seed, SmolVLMForConditionalGeneration, config, processor, generation, size)
 
 
 _BUILDERS: dict[str, Callable[..., str]] = {
@@ -640,6 +684,8 @@ _BUILDERS: dict[str, Callable[..., str]] = {
 
 #: Architectures :func:`build_tiny_model` can build.
 SUPPORTED_ARCHS = tuple(_BUILDERS)
+#: The builds whose processor's frame size limit ``TinySize.max_pixels`` sets.
+_PIXEL_LIMITED = ('qwen2_5_vl', 'video_llama_3')
 
 
 def _builder(arch: str) -> Callable[..., str]:

@@ -39,12 +39,11 @@ import torch
 from vlm_planner.errors import ConfigError
 from vlm_planner.models.hf import adapter_base, is_adapter_folder
 from vlm_planner.models.spec import parse_model_spec
+from vlm_planner.models.tiny import VISION_TOWERS
 from vlm_planner.train.config import FinetuneConfig
 
 logger = logging.getLogger(__name__)
 
-#: Module names of vision encoders, over the supported architectures.
-VISION_TOWERS = ('visual', 'vision_tower', 'vision_model', 'vision_encoder')
 #: Module names of the layers that carry vision features into the language model.
 PROJECTORS = ('merger', 'deepstack_merger_list', 'multi_modal_projector', 'projector',
               'connector', 'mm_projector')
@@ -115,7 +114,7 @@ def _towers(model: torch.nn.Module) -> list[str]:
         raise ConfigError(
             f'cannot find the vision encoder of {type(model).__name__}: none of its modules is '
             f'named {", ".join(VISION_TOWERS)}. Train it with --train-vision, or add its module '
-            'name to vlm_planner.train.modeling.VISION_TOWERS.')
+            'name to vlm_planner.models.tiny.VISION_TOWERS.')
     return towers
 
 
