@@ -211,6 +211,32 @@ def cmd_eval(args) -> int:
     return 1 if run.failures else 0
 
 
+def cmd_distance(args) -> int:
+    """Wasserstein-1 distances between data sets, visual and text; print them, write files."""
+    from vlm_planner import settings
+    from vlm_planner.data.episodes import load_dataset
+    from vlm_planner.distance.embedders import text_embedder, visual_embedder
+    from vlm_planner.distance.measure import measure, Options
+    from vlm_planner.distance.report import table, unique_names, write_outputs
+
+    if len(args.data) < 2:
+        raise ConfigError(f'give two or more data sets to compare, got {len(args.data)}; three or '
+                          'more give a matrix of all pairs.')
+    options = Options(samples=args.samples, bootstrap=args.bootstrap, seed=args.seed)
+    values = settings.complete(dict(args.overrides))
+    names = unique_names(dataset_names(args.data), args.data)
+    datasets = [load_dataset(path, name=name, video_root=args.video_root)
+                for path, name in zip(args.data, names)]
+    visual = visual_embedder(args.embedder, values)
+    text = text_embedder(args.text_embedder, values)
+    result = measure(datasets, args.data, visual, text, options, settings.keyframe_config(values),
+                     progress=not args.quiet)
+    print(table(result))
+    for path in write_outputs(result, args.out) if args.out else []:
+        print(f'wrote {path}')
+    return 0
+
+
 def cmd_play(args) -> int:
     """Replay a rosbag2 recording on its topics; with --record, record the decisions meanwhile."""
     from vlm_planner.ros.player import parse_remaps, play_bag
@@ -413,6 +439,40 @@ def build_parser() -> argparse.ArgumentParser:
                           help='planner parameter for every run, e.g. '
                                'strategy.scoring:=likelihood')
     evaluate.set_defaults(func=cmd_eval)
+
+    from vlm_planner.distance.embedders import (DEFAULT_TEXT, DEFAULT_VISUAL, TEXT_FORMS,
+                                                VISUAL_FORMS)
+    distance = sub.add_parser('distance', help='Wasserstein-1 distance between data sets of '
+                                               'planning items: frames and goals (see '
+                                               'docs/distance.md)')
+    distance.add_argument('data', nargs='+', metavar='PATH',
+                          help='two or more data sets, as eval --data takes them; three or more '
+                               'give matrices of all pairs and heat maps')
+    distance.add_argument('--embedder', default=DEFAULT_VISUAL, metavar='SPEC',
+                          help='visual embedder of one random frame per item: '
+                               f'{" or ".join(VISUAL_FORMS)} (MODEL as --model of eval takes a '
+                               f'local one; default: {DEFAULT_VISUAL})')
+    distance.add_argument('--text-embedder', default=DEFAULT_TEXT, metavar='SPEC',
+                          help=f'text embedder of each item\'s goal: {", ".join(TEXT_FORMS)} '
+                               f'(default: {DEFAULT_TEXT})')
+    distance.add_argument('--samples', type=int, default=200, metavar='N',
+                          help='random items per data set, all when it has fewer (default: 200)')
+    distance.add_argument('--bootstrap', type=int, default=200, metavar='B',
+                          help='bootstrap rounds of the 95%% intervals; 0: no interval '
+                               '(default: 200)')
+    distance.add_argument('--seed', type=int, default=0,
+                          help='seed of the item, frame and bootstrap draws (default: 0)')
+    distance.add_argument('--video-root', metavar='DIR',
+                          help='folder of the videos or frame folders of EgoPlan-Bench files')
+    distance.add_argument('--out', metavar='DIR',
+                          help='also write distance.json here, and with three or more data sets '
+                               'distance_visual.png and distance_text.png (default: print only)')
+    distance.add_argument('--quiet', action='store_true', help='no progress bar')
+    distance.add_argument('-p', '--param', dest='overrides', type=_override, action='append',
+                          default=[], metavar='NAME:=VALUE',
+                          help='planner parameter, e.g. keyframes.max_count:=4 (which frames an '
+                               'item has) or model.tiny_arch:=qwen3_vl')
+    distance.set_defaults(func=cmd_distance)
 
     play = sub.add_parser('play', help='republish a rosbag2 recording with its timing (like '
                                        'ros2 bag play), optionally recording the decisions')

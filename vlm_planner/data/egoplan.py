@@ -47,10 +47,11 @@ item's frames end with the current observation and nothing after it.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 import string
-from typing import Iterator
+from typing import Collection, Iterator
 
 from vlm_planner.core.actions import Action, normalize_label
 from vlm_planner.core.frames import Frame
@@ -126,6 +127,12 @@ class EgoPlanDataset(Dataset):
     def item_ids(self) -> list[str]:
         """Ids of all items, in file order."""
         return [item.item_id for item in self._items]
+
+    def subset(self, ids: Collection[str]) -> 'EgoPlanDataset':
+        """This data set with only the items ``ids``: the others' videos are never decoded."""
+        chosen = copy.copy(self)
+        chosen._items = [item for item in self._items if item.item_id in ids]
+        return chosen
 
     def items(self, keyframes: KeyframeConfig) -> Iterator[EvalItem]:
         """Yield the items in file order, frames chosen by a buffer set up as ``keyframes``.

@@ -28,9 +28,10 @@ model sees exactly what the robot would have seen, and never a frame from after 
 from __future__ import annotations
 
 import collections
+import copy
 import dataclasses
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator
 
 from vlm_planner.core.keyframes import KeyframeConfig
 from vlm_planner.core.session import DecisionSession, ReplayClock
@@ -151,6 +152,19 @@ class FolderDataset(Dataset):
     def item_ids(self) -> list[str]:
         """Ids of all items, ``<file stem>/<item id>``."""
         return [f'{stem}/{item_id}' for stem, part in self.parts for item_id in part.item_ids()]
+
+    def subset(self, ids: Collection[str]) -> 'FolderDataset':
+        """This data set with each part cut down to the items ``ids`` (parts without any left out).
+
+        Ids are ``<file stem>/<item id>``, as :meth:`item_ids` gives them.
+        """
+        chosen = copy.copy(self)
+        chosen.parts = []
+        for stem, part in self.parts:
+            inner = {i[len(stem) + 1:] for i in ids if i.startswith(f'{stem}/')}
+            if inner:
+                chosen.parts.append((stem, part.subset(inner)))
+        return chosen
 
     def items(self, keyframes: KeyframeConfig) -> Iterator[EvalItem]:
         """Yield each part's items in turn (each part replayed through its own session)."""

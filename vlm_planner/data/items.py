@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Iterator
+from typing import Collection, Iterator
 
 from vlm_planner.core.actions import Action
 from vlm_planner.core.frames import Frame
@@ -68,3 +68,11 @@ class Dataset(abc.ABC):
     @abc.abstractmethod
     def items(self, keyframes: KeyframeConfig) -> Iterator[EvalItem]:
         """Yield the items in a stable order, frames chosen by a buffer set up as ``keyframes``."""
+
+    def subset(self, ids: Collection[str]) -> 'Dataset':
+        """This data set cut down to the items ``ids`` where that saves reading, else itself.
+
+        A recording is replayed whole whatever is kept (an item's keyframes depend on what came
+        before it), so only data sets whose items load one by one override this.
+        """
+        return self
