@@ -202,7 +202,7 @@ def cmd_eval(args) -> int:
                      limit=args.limit, blank_frames=args.blank_frames)
     print(f'{run.total} decisions: {len(datasets)} data set(s) x {len(models)} model(s) x '
           f'{len(strategies)} strateg{"y" if len(strategies) == 1 else "ies"}; '
-          f'{len(run.store)} already in {run.store.path}', flush=True)
+          f'{run.done} already in {run.store.path}', flush=True)
     records = run.run(progress=not args.quiet)
     report = write_report(records, args.out)
     print(f'results: {run.store.path}\nreport:  {report}')

@@ -187,3 +187,13 @@ def test_the_blank_frame_control_shows_the_model_grey_frames_under_its_own_name(
     records = run.run(progress=False)
     assert {r['model'] for r in records} == {'tiny-qwen2_5_vl+blank-frames'}
     assert seen and all((image == 128).all() for image in seen)
+    assert run.done == 2
+
+
+def test_what_is_already_done_counts_only_this_runs_results(tmp_path, tiny_model_cache):
+    Evaluation([MemoryDataset('set', 2)], ['tiny'], ['base'], tmp_path).run(progress=False)
+
+    control = Evaluation([MemoryDataset('set', 2)], ['tiny'], ['base'], tmp_path,
+                         blank_frames=True)
+    assert control.done == 0  # the plain model's results are not the control's
+    assert Evaluation([MemoryDataset('set', 2)], ['tiny'], ['base', 'cot'], tmp_path).done == 2

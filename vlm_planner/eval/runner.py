@@ -142,9 +142,20 @@ class Evaluation:
         items = sum(min(len(d), self.limit) if self.limit else len(d) for d in self.datasets)
         return items * len(self.models) * len(self.strategies)
 
+    @property
+    def done(self) -> int:
+        """Results of this run's data sets, models and strategies already in the results file.
+
+        Other runs sharing the folder (another model, the blank-frame control) do not count.
+        """
+        datasets, models = {d.name for d in self.datasets}, {m.name for m in self.models}
+        found = sum(1 for r in self.store.records if r['dataset'] in datasets
+                    and r['model'] in models and r['strategy'] in self.strategies)
+        return min(found, self.total)
+
     def run(self, progress: bool = True) -> list[dict[str, Any]]:
         """Evaluate everything not yet in the results file; return all results."""
-        with tqdm(total=self.total, initial=min(len(self.store), self.total), unit='decision',
+        with tqdm(total=self.total, initial=self.done, unit='decision',
                   desc='evaluating', disable=not progress) as bar:
             for model in self.models:
                 self._run_model(model, bar)
