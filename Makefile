@@ -38,9 +38,10 @@ reliability: venv
 	$(PY) benchmarks/shutdown_time.py
 	$(PY) benchmarks/soak.py
 
-# Rebuilds the shipped demo model from scratch (about an hour on 2 CPU cores; rerun to resume):
+# Rebuilds the demo model from scratch (about 1.5 hours on 2 CPU cores; rerun to resume):
 # generated tabletop episodes, a random 1.3 M-parameter Qwen2.5-VL, fine-tuning on the whole
-# action text, held-out evaluation, then the model into vlm_planner/resources/demo_model.
+# action text, held-out evaluation, then the model into vlm_planner/resources/demo_model if it
+# passes the blank-frame check (docs/training.md, section 9: not yet good enough to ship).
 DEMO_WORK ?= build/demo-model
 DEMO_DATA := $(DEMO_WORK)/episodes
 .PHONY: demo-model
