@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vlm_planner.atomic_file import atomic_path
 from vlm_planner.eval import report
 from vlm_planner.eval.metrics import NO_ANSWER
 
@@ -161,7 +162,7 @@ def test_crash_keeps_the_previous_report(tmp_path, monkeypatch):
 def test_atomic_write_failing_midway_leaves_nothing(tmp_path):
     target = tmp_path / 'file.txt'
     with pytest.raises(RuntimeError):
-        with report._atomic(target) as temp:
+        with atomic_path(target) as temp:
             temp.write_text('half')
             raise RuntimeError('crash')
     assert list(tmp_path.iterdir()) == []

@@ -89,56 +89,56 @@ def features(output: Any) -> torch.Tensor:
     return output if isinstance(output, torch.Tensor) else output.pooler_output
 
 
-class ClipImageEmbedder(Embedder):
-    """A CLIP model's image features of RGB frames.
+class _ClipEmbedder(Embedder):
+    """A CLIP tower's features of inputs, in batches of :data:`BATCH`.
 
     Args:
         folder: the CLIP model folder.
         spec: the embedder specification, for messages and reports.
+        option: the command-line option that named it, for messages.
 
     Raises:
         ConfigError: see :func:`load_clip`.
     """
 
-    def __init__(self, folder: str, spec: str) -> None:
+    def __init__(self, folder: str, spec: str, option: str) -> None:
         self.spec = spec
-        self.processor, self.model = load_clip(folder, f'--embedder {spec}')
+        self.processor, self.model = load_clip(folder, f'{option} {spec}')
 
-    def embed(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        """Return CLIP's image features of each frame."""
+    def embed(self, inputs: Sequence[Any]) -> np.ndarray:
+        """Return the features of each input."""
         rows = []
         with torch.no_grad():
             for start in range(0, len(inputs), BATCH):
-                batch = self.processor(images=list(inputs[start:start + BATCH]),
-                                       return_tensors='pt')
-                output = self.model.get_image_features(pixel_values=batch['pixel_values'])
+                output = self._features(list(inputs[start:start + BATCH]))
                 rows.append(features(output).float().numpy())
         return np.concatenate(rows).astype(np.float64)
 
+    def _features(self, batch: list[Any]) -> Any:
+        raise NotImplementedError
 
-class ClipTextEmbedder(Embedder):
-    """A CLIP model's text features (texts longer than its context are truncated).
 
-    Args:
-        folder: the CLIP model folder.
-        spec: the embedder specification, for messages and reports.
+class ClipImageEmbedder(_ClipEmbedder):
+    """A CLIP model's image features of RGB frames (``--embedder clip:FOLDER``)."""
 
-    Raises:
-        ConfigError: see :func:`load_clip`.
+    def __init__(self, folder: str, spec: str) -> None:
+        super().__init__(folder, spec, '--embedder')
+
+    def _features(self, batch: list[np.ndarray]) -> Any:
+        pixels = self.processor(images=batch, return_tensors='pt')['pixel_values']
+        return self.model.get_image_features(pixel_values=pixels)
+
+
+class ClipTextEmbedder(_ClipEmbedder):
+    """A CLIP model's text features (``--text-embedder clip-text:FOLDER``).
+
+    Texts longer than the model's context are truncated.
     """
 
     def __init__(self, folder: str, spec: str) -> None:
-        self.spec = spec
-        self.processor, self.model = load_clip(folder, f'--text-embedder {spec}')
+        super().__init__(folder, spec, '--text-embedder')
 
-    def embed(self, inputs: Sequence[str]) -> np.ndarray:
-        """Return CLIP's text features of each text."""
-        rows = []
-        with torch.no_grad():
-            for start in range(0, len(inputs), BATCH):
-                batch = self.processor(text=list(inputs[start:start + BATCH]), padding=True,
-                                       truncation=True, return_tensors='pt')
-                output = self.model.get_text_features(input_ids=batch['input_ids'],
-                                                      attention_mask=batch['attention_mask'])
-                rows.append(features(output).float().numpy())
-        return np.concatenate(rows).astype(np.float64)
+    def _features(self, batch: list[str]) -> Any:
+        tokens = self.processor(text=batch, padding=True, truncation=True, return_tensors='pt')
+        return self.model.get_text_features(input_ids=tokens['input_ids'],
+                                            attention_mask=tokens['attention_mask'])

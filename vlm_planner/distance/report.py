@@ -25,15 +25,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from pathlib import Path
-import tempfile
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from vlm_planner.atomic_file import atomic_path
 from vlm_planner.distance.measure import Estimate, MODALITIES, Result
 from vlm_planner.distance.wasserstein import CONFIDENCE
 
@@ -118,7 +116,7 @@ def write_outputs(result: Result, out: str | Path) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / JSON_NAME
-    with _atomic(path) as temp:
+    with atomic_path(path) as temp:
         temp.write_text(json.dumps(to_json(result), indent=2) + '\n', encoding='utf-8')
     written = [path]
     if mode(result) == 'matrix':
@@ -148,22 +146,8 @@ def heat_map(result: Result, modality: str, path: Path) -> None:
         ax.text(j, i, _number(float(value)), ha='center', va='center', fontsize=9,
                 color='black' if value > middle else 'white')
     ax.set_title(f'{modality} W1 ({result.embedders[modality]})', fontsize=10)
-    with _atomic(path) as temp:
+    with atomic_path(path) as temp:
         fig.savefig(temp, format='png')
-
-
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``, renamed over ``path`` if the block succeeds."""
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    os.close(handle)
-    temp = Path(name)
-    try:
-        yield temp
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _estimate_json(estimate: Estimate) -> dict[str, float | None]:

@@ -29,17 +29,15 @@ target, so a crash leaves the previous complete file or none, never half of one.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 import re
-import tempfile
 from typing import Any, Iterable, Iterator, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 import numpy as np
 
+from vlm_planner.atomic_file import atomic_path
 from vlm_planner.eval import metrics
 from vlm_planner.eval.metrics import AccuracyRow, Comparison, GroupSummary, Record
 
@@ -82,7 +80,7 @@ def write_report(records: Iterable[Record], out_dir: str | Path) -> Path:
             images.append(('Latency per decision', LATENCY_PNG))
     text = render_markdown(records, summaries, images)
     path = out / REPORT_NAME
-    with _atomic(path) as temp:
+    with atomic_path(path) as temp:
         temp.write_text(text, encoding='utf-8')
     return path
 
@@ -294,24 +292,8 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    with _atomic(path) as temp:
+    with atomic_path(path) as temp:
         fig.savefig(temp, format='png', bbox_inches='tight', pad_inches=0.1)
-
-
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``, renamed over ``path`` if the block succeeds."""
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    os.close(handle)
-    temp = Path(name)
-    try:
-        yield temp
-        with open(temp, 'rb') as written:
-            os.fsync(written.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
