@@ -38,6 +38,13 @@ reliability: venv
 	$(PY) benchmarks/shutdown_time.py
 	$(PY) benchmarks/soak.py
 
+# The paper's experiments on the synthetic world, written into docs/experiments.md with its plots
+# (about an hour on 2 CPU cores; rerun to resume; docs/experiments.md says what each flag does).
+EXPERIMENT_WORK ?= build/experiment
+.PHONY: experiments
+experiments: venv
+	$(VENV)/bin/vlm-planner experiment --out $(EXPERIMENT_WORK) --docs docs
+
 # Rebuilds the demo model from scratch (about 1.5 hours on 2 CPU cores; rerun to resume):
 # generated tabletop episodes, a random 1.3 M-parameter Qwen2.5-VL, fine-tuning on the whole
 # action text, held-out evaluation, then the model into vlm_planner/resources/demo_model if it

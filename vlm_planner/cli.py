@@ -28,6 +28,7 @@ from typing import Sequence
 
 import yaml
 
+from vlm_planner.data.names import dataset_names
 from vlm_planner.errors import ConfigError, VlmPlannerError
 
 
@@ -174,15 +175,6 @@ def cmd_plan(args) -> int:
     return 0
 
 
-def dataset_names(paths: Sequence[str]) -> list[str]:
-    """Short unique names for data files: their paths below the common folder, no suffix."""
-    resolved = [Path(p).resolve().with_suffix('') for p in paths]
-    if len(resolved) == 1:
-        return [resolved[0].name]
-    common = Path(os.path.commonpath(resolved))
-    return [str(p.relative_to(common)) or p.name for p in resolved]
-
-
 def cmd_eval(args) -> int:
     """Evaluate models and strategies on recorded data sets; write results and a report."""
     from vlm_planner.data.episodes import load_dataset
@@ -302,6 +294,7 @@ def cmd_make_tiny_model(args) -> int:
 def cmd_generate(args) -> int:
     """Write synthetic tabletop episodes: rosbag2 recordings, annotation files and a manifest."""
     import time
+    from vlm_planner.sim.appearance import look
     from vlm_planner.sim.episodes import RolloutConfig
     from vlm_planner.sim.filming import FilmConfig
     from vlm_planner.sim.generate import (generate, GenerateOptions, parse_families,
@@ -311,7 +304,8 @@ def cmd_generate(args) -> int:
         ood_episodes=args.ood_episodes, storage=args.storage, image_format=args.image_format,
         families=parse_families(args.families), actions_file=args.actions,
         film=FilmConfig(width=args.width, height=args.height, fps=args.fps),
-        rollout=RolloutConfig(detour_rate=args.detour_rate))
+        rollout=RolloutConfig(detour_rate=args.detour_rate),
+        in_domain=look(args.look), out_of_domain=look(args.ood_look))
     start = time.monotonic()
     manifest = generate(args.out, options, workers=args.workers, overwrite=args.overwrite,
                         progress=not args.quiet)
@@ -354,6 +348,28 @@ def cmd_finetune(args) -> int:
           f'{accuracy}.\nUse it by path: vlm-planner eval --model {args.out} --data ... '
           f'(its model card vlm_planner.json says how it is best asked; curves in '
           f'{Path(args.out) / "training"}).')
+    return 0
+
+
+def cmd_experiment(args) -> int:
+    """Run the paper's experiments on the synthetic world and write experiments.md."""
+    import time
+    from vlm_planner.experiment.config import ExperimentConfig
+    from vlm_planner.experiment.report import write_report
+    from vlm_planner.experiment.results import collect
+    from vlm_planner.experiment.runner import prepare, run_steps
+    from vlm_planner.params import from_flags
+    out = Path(args.out)
+    plan = prepare(out, from_flags(ExperimentConfig, args))
+    pending = sum(not step.done.is_file() for step in plan.steps)
+    print(f'{len(plan.steps)} steps, {len(plan.steps) - pending} already done in {out}; logs in '
+          f'{out / "logs"}', flush=True)
+    start = time.monotonic()
+    ran = run_steps(plan, progress=not args.quiet)
+    minutes = (time.monotonic() - start) / 60 if len(ran) == len(plan.steps) else None
+    report = write_report(plan, collect(plan), Path(args.docs or out),
+                          [step.command for step in plan.steps], minutes)
+    print(f'report: {report}')
     return 0
 
 
@@ -541,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
                            'video_llama_3; default: %(default)s, i.e. 112 x 112)')
     tiny.set_defaults(func=cmd_make_tiny_model)
 
+    from vlm_planner.sim.appearance import LOOKS
     gen = sub.add_parser('generate', help='write synthetic tabletop episodes (rosbag2 + '
                                           'annotations) for fine-tuning and evaluation')
     gen.add_argument('--out', required=True, metavar='DIR', help='new or empty output folder')
@@ -570,6 +587,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument('--image-format', choices=IMAGE_FORMATS, default='raw',
                      help='frames as sensor_msgs/Image rgb8 (raw) or lossless PNG '
                           'CompressedImage (png: about 10x smaller) (default: raw)')
+    gen.add_argument('--look', choices=list(LOOKS), default='in-domain', metavar='NAME',
+                     help='appearance range of the in-domain splits (train/val/test): in-domain '
+                          '(training range), shifted (darker or brighter light, stronger colour '
+                          'cast, larger camera moves, same textures and blocks), out-of-domain '
+                          '(unseen textures, round blocks, extreme light) (default: in-domain)')
+    gen.add_argument('--ood-look', choices=list(LOOKS), default='out-of-domain', metavar='NAME',
+                     help='appearance range of the ood split: in-domain, shifted or '
+                          'out-of-domain, as for --look (default: out-of-domain)')
     gen.add_argument('--overwrite', action='store_true',
                      help='replace a data set that vlm-planner generate wrote into --out')
     gen.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -598,6 +623,19 @@ def build_parser() -> argparse.ArgumentParser:
     from vlm_planner.train.config import add_arguments as add_finetune_arguments
     add_finetune_arguments(tune)
     tune.set_defaults(func=cmd_finetune)
+    from vlm_planner.experiment.config import ExperimentConfig
+    from vlm_planner.params import add_flags
+    experiment = sub.add_parser('experiment', help="the paper's experiments on the synthetic "
+                                                   'world: generate, fine-tune, evaluate, '
+                                                   'measure distances, write experiments.md')
+    experiment.add_argument('--out', required=True, metavar='DIR',
+                            help='work folder for data, models and results; rerun the same '
+                                 'command to resume')
+    experiment.add_argument('--docs', metavar='DIR',
+                            help='write experiments.md and its plots here (default: --out)')
+    experiment.add_argument('--quiet', action='store_true', help='no progress bar')
+    add_flags(experiment, ExperimentConfig)
+    experiment.set_defaults(func=cmd_experiment)
     return parser
 
 

@@ -32,6 +32,7 @@ Adding a parameter is one line: a field with :func:`option` in the dataclass tha
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import textwrap
@@ -156,6 +157,52 @@ def build(cls: type[ConfigT], values: Mapping[str, Any], prefix: str = '',
     kwargs = {f.name: values[prefix + f.name] for f, _ in _declared(cls)
               if prefix + f.name in values}
     return cls(**{**kwargs, **extra})
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a field: ``lora_rank`` becomes ``--lora-rank``."""
+    return '--' + name.replace('_', '-')
+
+
+def add_flags(parser: argparse.ArgumentParser, cls: Any) -> None:
+    """Add one flag per declared field of the dataclass ``cls`` to ``parser``.
+
+    Each flag has the field's type, choices and description; a bool field is a switch.
+    """
+    for param in params_of(cls):
+        default = param.default
+        described = param.description.replace('%', '%%')  # argparse formats help with %
+        if isinstance(default, bool):
+            parser.add_argument(flag(param.name), dest=param.name, action='store_true',
+                                help=described)
+        else:
+            metavar = None if param.choices else param.name.split('_')[-1].upper()
+            parser.add_argument(flag(param.name), dest=param.name, type=param.type,
+                                default=default, choices=param.choices or None,
+                                metavar=metavar, help=f'{described} (default: {default})')
+
+
+def from_flags(cls: type[ConfigT], args: argparse.Namespace) -> ConfigT:
+    """Build the dataclass ``cls`` from arguments parsed with :func:`add_flags`."""
+    return cls(**{p.name: getattr(args, p.name) for p in params_of(cls)})
+
+
+def flags_table(cls: Any) -> str:
+    """The declared fields of ``cls`` as a Markdown table named by their flags (for docs)."""
+    table = markdown_table(dataclasses.replace(p, name=flag(p.name)) for p in params_of(cls))
+    return table.replace('| parameter |', '| flag |', 1)
+
+
+def changed_flags(config: Any) -> list[str]:
+    """The flags (and values) of the fields of ``config`` that differ from their defaults."""
+    words: list[str] = []
+    for param in params_of(type(config)):
+        value = getattr(config, param.name)
+        if value != param.default:
+            words.append(flag(param.name))
+            if not isinstance(value, bool):
+                words.append(str(value))
+    return words
 
 
 def complete(params: Iterable[Param], values: Mapping[str, Any]) -> dict[str, Any]:

@@ -65,6 +65,15 @@ def test_wilson_interval_known_values():
         metrics.wilson_interval(3, 2)
 
 
+@pytest.mark.parametrize('n', range(1, 60))
+def test_wilson_interval_brackets_all_or_nothing_exactly(n):
+    # Rounding once put the lower bound of 0/3 at 5.6e-17, above the accuracy, and a report's
+    # error bar became negative, which matplotlib refuses.
+    for successes in (0, n):
+        low, high = metrics.wilson_interval(successes, n)
+        assert 0.0 <= low <= successes / n <= high <= 1.0
+
+
 def test_summary_accuracy_and_interval():
     [summary] = metrics.summarize(right_wrong(8, 2))
     assert (summary.model, summary.strategy, summary.n, summary.correct) == ('m', 'base', 10, 8)

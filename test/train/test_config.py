@@ -25,9 +25,8 @@ import pytest
 
 from vlm_planner.cli import build_parser
 from vlm_planner.errors import ConfigError
-from vlm_planner.params import params_of
-from vlm_planner.train.config import (command_line, flag, FinetuneConfig, from_arguments,
-                                      options_table)
+from vlm_planner.params import flag, params_of
+from vlm_planner.train.config import command_line, FinetuneConfig, from_arguments, options_table
 
 DOCS = Path(__file__).resolve().parents[2] / 'docs' / 'training.md'
 

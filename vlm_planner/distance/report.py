@@ -128,14 +128,12 @@ def write_outputs(result: Result, out: str | Path) -> list[Path]:
 
 def heat_map(result: Result, modality: str, path: Path) -> None:
     """Draw the W1 matrix of ``modality`` as a heat map with the values in the cells."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from vlm_planner.plots import figure, save_png
 
     names = [d.name for d in result.datasets]
     matrix = np.array(result.matrix(modality))
     side = 1.6 + 0.9 * len(names)
-    fig = Figure(figsize=(side + 1.2, side), dpi=120, layout='constrained')
-    FigureCanvasAgg(fig)
+    fig = figure(side + 1.2, side)
     ax = fig.add_subplot()
     image = ax.imshow(matrix, cmap='viridis', vmin=0.0)
     fig.colorbar(image, ax=ax, label='W1')
@@ -146,8 +144,7 @@ def heat_map(result: Result, modality: str, path: Path) -> None:
         ax.text(j, i, _number(float(value)), ha='center', va='center', fontsize=9,
                 color='black' if value > middle else 'white')
     ax.set_title(f'{modality} W1 ({result.embedders[modality]})', fontsize=10)
-    with atomic_path(path) as temp:
-        fig.savefig(temp, format='png')
+    save_png(fig, path)
 
 
 def _estimate_json(estimate: Estimate) -> dict[str, float | None]:

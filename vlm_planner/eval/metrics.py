@@ -160,7 +160,7 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
         z: normal quantile of the interval (1.96 for 95%).
 
     Returns:
-        (low, high), both within [0, 1].
+        (low, high), both within [0, 1], with low <= successes / n <= high.
 
     Raises:
         ValueError: when n < 1 or successes is outside [0, n].
@@ -172,7 +172,9 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     denominator = 1.0 + z2 / n
     centre = (p + z2 / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 or n successes rounding can put a bound a hair past p; a plot's error bar would
+    # then be negative, so the bounds are held on their side of p.
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:

@@ -22,9 +22,8 @@
 * ``confusion_<model>_<strategy>.png``: correct against chosen action, rows normalised;
 * ``latency.png``: the latency distribution of each model and strategy.
 
-Plots are drawn with matplotlib's Agg canvas directly (no pyplot, no display, no global backend
-switch). Every file is written to a temporary name in the same folder and renamed over the
-target, so a crash leaves the previous complete file or none, never half of one.
+Plots are drawn and written with :mod:`vlm_planner.plots`; ``report.md`` too is written to a
+temporary name and renamed over the target, so a crash never leaves half a file.
 """
 
 from __future__ import annotations
@@ -33,13 +32,12 @@ from pathlib import Path
 import re
 from typing import Any, Iterable, Iterator, Sequence
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 import numpy as np
 
 from vlm_planner.atomic_file import atomic_path
 from vlm_planner.eval import metrics
 from vlm_planner.eval.metrics import AccuracyRow, Comparison, GroupSummary, Record
+from vlm_planner.plots import figure, save_png
 
 REPORT_NAME = 'report.md'
 ACCURACY_PNG = 'accuracy.png'
@@ -52,7 +50,6 @@ UNTRAINED_WARNING = ('**Warning: untrained model: accuracy is chance-level by co
                      'that the pipeline works.')
 #: Latency axis goes logarithmic when the slowest decision is this many times the fastest.
 LOG_SPREAD = 20.0
-DPI = 110
 
 
 def write_report(records: Iterable[Record], out_dir: str | Path) -> Path:
@@ -188,7 +185,7 @@ def _plot_accuracy(summaries: Sequence[GroupSummary], path: Path) -> None:
     models = sorted({s.model for s in summaries})
     strategies = sorted({s.strategy for s in summaries})
     width = 0.8 / len(models)
-    fig = _figure(max(6.0, 1.2 * len(strategies) * max(1, len(models) / 2) + 2), 4.5)
+    fig = figure(max(6.0, 1.2 * len(strategies) * max(1, len(models) / 2) + 2), 4.5)
     ax = fig.add_subplot()
     for m, model in enumerate(models):
         rows = [(strategies.index(s.strategy), s) for s in summaries if s.model == model]
@@ -209,7 +206,7 @@ def _plot_accuracy(summaries: Sequence[GroupSummary], path: Path) -> None:
     ax.set_title('Accuracy per strategy and model')
     ax.yaxis.set_major_formatter(lambda v, _: f'{100 * v:.0f}%')
     ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1.0))
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def _plot_confusions(records: Sequence[Record], summaries: Sequence[GroupSummary],
@@ -241,7 +238,7 @@ def _plot_confusion(labels: Sequence[str], counts: np.ndarray, title: str, path:
     totals = counts.sum(axis=1, keepdims=True)
     rates = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
     size = min(14.0, max(5.0, 0.45 * len(labels) + 3.5))
-    fig = _figure(size + 1.5, size)
+    fig = figure(size + 1.5, size)
     ax = fig.add_subplot()
     image = ax.imshow(rates, cmap='Blues', vmin=0.0, vmax=1.0)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label='share of the row')
@@ -258,7 +255,7 @@ def _plot_confusion(labels: Sequence[str], counts: np.ndarray, title: str, path:
     ax.set_xlabel('chosen action')
     ax.set_ylabel('correct action')
     ax.set_title(f'Confusion (rows normalised): {_short(title, 60)}', fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def _plot_latency(records: Sequence[Record], summaries: Sequence[GroupSummary],
@@ -267,7 +264,7 @@ def _plot_latency(records: Sequence[Record], summaries: Sequence[GroupSummary],
                    if str(r['model']) == s.model and str(r['strategy']) == s.strategy
                    and r.get('latency_s') is not None]) for s in summaries]
     groups = [(s, values) for s, values in groups if values]
-    fig = _figure(max(6.0, 1.5 * len(groups) + 2), 4.5)
+    fig = figure(max(6.0, 1.5 * len(groups) + 2), 4.5)
     ax = fig.add_subplot()
     ax.boxplot([values for _, values in groups], showmeans=True, whis=(5, 95))
     names = [f'{_short(_model_name(s.model), 24)}\n{_short(s.strategy, 24)}' for s, _ in groups]
@@ -282,18 +279,7 @@ def _plot_latency(records: Sequence[Record], summaries: Sequence[GroupSummary],
     ax.set_title('Latency per model and strategy (box: quartiles, whiskers: p5-p95, '
                  'triangle: mean)', fontsize=10)
     ax.grid(axis='y', alpha=0.3)
-    _save(fig, path)
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout='constrained')
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, path: Path) -> None:
-    with atomic_path(path) as temp:
-        fig.savefig(temp, format='png', bbox_inches='tight', pad_inches=0.1)
+    save_png(fig, path)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

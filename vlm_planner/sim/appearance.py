@@ -18,14 +18,20 @@ An :class:`Appearance` fixes everything :func:`~vlm_planner.sim.render.render` v
 (brightness, colour cast, a left-right gradient), the camera (shift and zoom), wall and table
 colours, the table's texture, distractor objects that are not blocks, each block's shade and the
 blocks' shape, and a fixed sensor-noise pattern. An :class:`AppearanceSpace` is the range
-appearances are drawn from:
+appearances are drawn from; :data:`LOOKS` names three, in order of increasing visual shift:
 
-* :data:`IN_DOMAIN`, the training range: square blocks, table textures ``plain``, ``wood``,
-  ``checker`` and ``speckle``, brightness 0.8 to 1.2;
-* :data:`OUT_OF_DOMAIN`, for the out-of-domain split: round or rounded blocks, table textures
-  ``marble`` and ``plaid`` and table colours never used in training, brightness 0.5 to 0.65 or
-  1.35 to 1.5, a stronger cast and gradient, larger camera shifts and zooms, more distractors and
-  noise.
+* :data:`IN_DOMAIN` (``in-domain``), the training range: square blocks, table textures ``plain``,
+  ``wood``, ``checker`` and ``speckle``, brightness 0.8 to 1.2;
+* :data:`SHIFTED` (``shifted``), halfway to out-of-domain in lighting and camera only: the
+  training range's blocks, textures, wall and table colours and block shades, but brightness 0.62
+  to 0.75 or 1.25 to 1.38, a stronger cast and gradient, larger camera shifts and zooms, at least
+  one distractor and more noise;
+* :data:`OUT_OF_DOMAIN` (``out-of-domain``), for the out-of-domain split: round or rounded
+  blocks, table textures ``marble`` and ``plaid`` and table colours never used in training,
+  brightness 0.5 to 0.65 or 1.35 to 1.5, a stronger cast and gradient still, larger camera shifts
+  and zooms, more distractors and noise.
+
+:func:`look` returns a range by its name (``vlm-planner generate --look``).
 
 Distractors are triangles, rings, crosses and bars in colours far from every block colour, so
 they never pass for a block.
@@ -38,6 +44,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vlm_planner.errors import ConfigError
 from vlm_planner.sim.world import COLOURS
 
 RGB = tuple[int, int, int]
@@ -244,6 +251,26 @@ IN_DOMAIN = AppearanceSpace(
     noise=(0.0, 4.0),
 )
 
+#: Halfway between :data:`IN_DOMAIN` and :data:`OUT_OF_DOMAIN` in lighting and camera only: the
+#: training range's blocks, textures and colours under darker or brighter light, a stronger
+#: colour cast and gradient, larger camera moves, more distractors and noise.
+SHIFTED = AppearanceSpace(
+    name='shifted',
+    brightness=((0.62, 0.75), (1.25, 1.38)),
+    cast=(0.87, 1.13),
+    gradient=(0.12, 0.25),
+    shift=0.05,
+    scale=((0.9, 0.95), (1.05, 1.08)),
+    wall_rgb=IN_DOMAIN.wall_rgb,
+    table_rgb=IN_DOMAIN.table_rgb,
+    colour_jitter=IN_DOMAIN.colour_jitter,
+    textures=IN_DOMAIN.textures,
+    block_shade=IN_DOMAIN.block_shade,
+    block_shapes=IN_DOMAIN.block_shapes,
+    distractors=(1, 3),
+    noise=(2.0, 6.0),
+)
+
 #: Appearances never seen in training, for the out-of-domain split.
 OUT_OF_DOMAIN = AppearanceSpace(
     name='out-of-domain',
@@ -261,6 +288,23 @@ OUT_OF_DOMAIN = AppearanceSpace(
     distractors=(2, 4),
     noise=(4.0, 8.0),
 )
+
+
+#: The named appearance ranges, in order of increasing visual shift from training.
+LOOKS: dict[str, AppearanceSpace] = {space.name: space
+                                     for space in (IN_DOMAIN, SHIFTED, OUT_OF_DOMAIN)}
+
+
+def look(name: str) -> AppearanceSpace:
+    """Return the appearance range called ``name``, one of :data:`LOOKS`.
+
+    Raises:
+        ConfigError: no range has that name.
+    """
+    try:
+        return LOOKS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f'unknown look {name!r}; choose one of {", ".join(LOOKS)}.') from None
 
 
 def _uniform(rng: np.random.Generator, interval: Interval) -> float:

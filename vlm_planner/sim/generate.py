@@ -28,7 +28,10 @@ in the format ``vlm-planner eval`` reads (docs/datasets.md, "Generated episodes"
 One recording per episode, so a replay never carries a frame of one episode into another.
 Splits ``train``/``val``/``test`` (or as ``--splits`` says) draw disjoint start layouts (each
 layout belongs to one split by a hash of it) and disjoint seeds; the ``ood`` split uses the test
-split's layouts with appearances of :data:`~vlm_planner.sim.appearance.OUT_OF_DOMAIN`.
+split's layouts. The in-domain splits draw their appearances from one range of
+:data:`~vlm_planner.sim.appearance.LOOKS` (``--look``, default ``in-domain``), the ``ood`` split
+from another (``--ood-look``, default ``out-of-domain``); a look changes only the pixels, never
+the episodes, goals or labels of the same seeds.
 
 Everything follows from the seed: the same options give the same annotation files, episode
 files and bag contents, whatever the number of worker processes.
@@ -59,7 +62,7 @@ from vlm_planner.config_paths import default_actions_file
 from vlm_planner.core.actions import ActionLibrary
 from vlm_planner.data.bag_io import STORAGES
 from vlm_planner.errors import ActionLibraryError, ConfigError
-from vlm_planner.sim.appearance import AppearanceSpace, IN_DOMAIN, OUT_OF_DOMAIN
+from vlm_planner.sim.appearance import AppearanceSpace, IN_DOMAIN, LOOKS, OUT_OF_DOMAIN
 from vlm_planner.sim.episodes import DETOURS, FAMILIES, make_episode, RolloutConfig
 from vlm_planner.sim.filming import film, FilmConfig
 from vlm_planner.sim.recording import EpisodeFiles, IMAGE_FORMATS, TOPIC, write_episode
@@ -149,8 +152,8 @@ class GenerateOptions:
         film: frame size and timing.
         rollout: layouts, head starts and detours.
         actions_file: the action library; None: the shipped tabletop library.
-        in_domain: appearance range of the in-domain splits.
-        out_of_domain: appearance range of the ``ood`` split.
+        in_domain: appearance range of the in-domain splits (``--look``).
+        out_of_domain: appearance range of the ``ood`` split (``--ood-look``).
     """
 
     episodes: int
@@ -239,6 +242,7 @@ class GenerateOptions:
             'film': dataclasses.asdict(self.film),
             'rollout': {k: list(v) if isinstance(v, tuple) else v
                         for k, v in dataclasses.asdict(self.rollout).items()},
+            'look': self.in_domain.name, 'ood_look': self.out_of_domain.name,
         }
 
 
@@ -487,13 +491,15 @@ def command_line(out: str | Path, options: GenerateOptions) -> str:
     """Return the ``vlm-planner generate`` command that writes this data set.
 
     Returns:
-        The command, or ``''`` when ``options`` set something the command line cannot.
+        The command, or ``''`` when ``options`` set something the command line cannot (such as
+        an appearance range that is not one of :data:`~vlm_planner.sim.appearance.LOOKS`).
     """
     film = options.film
     expressed = dataclasses.replace(
         options, film=FilmConfig(width=film.width, height=film.height, fps=film.fps),
-        rollout=RolloutConfig(detour_rate=options.rollout.detour_rate), in_domain=IN_DOMAIN,
-        out_of_domain=OUT_OF_DOMAIN)
+        rollout=RolloutConfig(detour_rate=options.rollout.detour_rate),
+        in_domain=LOOKS.get(options.in_domain.name, IN_DOMAIN),
+        out_of_domain=LOOKS.get(options.out_of_domain.name, OUT_OF_DOMAIN))
     if expressed != options:
         return ''
     words = ['vlm-planner', 'generate', '--out', str(out), '--episodes', str(options.episodes),
@@ -507,6 +513,10 @@ def command_line(out: str | Path, options: GenerateOptions) -> str:
         words += ['--ood-episodes', str(options.ood_episodes)]
     if options.actions_file:
         words += ['--actions', options.actions_file]
+    if options.in_domain != IN_DOMAIN:
+        words += ['--look', options.in_domain.name]
+    if options.out_of_domain != OUT_OF_DOMAIN:
+        words += ['--ood-look', options.out_of_domain.name]
     return shlex.join(words)
 
 

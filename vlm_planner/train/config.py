@@ -28,7 +28,8 @@ import shlex
 from typing import Any, Mapping, Sequence
 
 from vlm_planner.errors import ConfigError
-from vlm_planner.params import check_fields, markdown_table, option, params_of
+from vlm_planner.params import (add_flags, changed_flags, check_fields, flags_table, from_flags,
+                                option)
 
 #: What the loss is on (see :attr:`FinetuneConfig.target`).
 TARGETS = ('action', 'letter', 'both')
@@ -130,25 +131,9 @@ class FinetuneConfig:
         return self.lora_alpha or 2.0 * self.lora_rank
 
 
-def flag(name: str) -> str:
-    """The flag of a :class:`FinetuneConfig` field: ``lora_rank`` becomes ``--lora-rank``."""
-    return '--' + name.replace('_', '-')
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one flag per :class:`FinetuneConfig` field to ``parser``."""
-    for param in params_of(FinetuneConfig):
-        default = param.default
-        described = param.description.replace('%', '%%')  # argparse formats help with %
-        text = f'{described} (default: {default})'
-        if isinstance(default, bool):
-            parser.add_argument(flag(param.name), dest=param.name, action='store_true',
-                                help=described)
-        else:
-            parser.add_argument(flag(param.name), dest=param.name, type=param.type,
-                                default=default, choices=param.choices or None,
-                                metavar=None if param.choices else param.name.split('_')[-1]
-                                .upper(), help=text)
+    add_flags(parser, FinetuneConfig)
 
 
 def from_arguments(args: argparse.Namespace) -> FinetuneConfig:
@@ -157,7 +142,7 @@ def from_arguments(args: argparse.Namespace) -> FinetuneConfig:
     Raises:
         ConfigError: a value is invalid (the message names the flag's field).
     """
-    return FinetuneConfig(**{p.name: getattr(args, p.name) for p in params_of(FinetuneConfig)})
+    return from_flags(FinetuneConfig, args)
 
 
 def describe(config: FinetuneConfig) -> dict[str, Any]:
@@ -176,12 +161,7 @@ def command_line(config: FinetuneConfig, *, data: Sequence[str | Path], model: s
     words += ['--model', model, '--out', str(out)]
     if video_root:
         words += ['--video-root', str(video_root)]
-    for param in params_of(FinetuneConfig):
-        value = getattr(config, param.name)
-        if value != param.default:
-            words.append(flag(param.name))
-            if not isinstance(value, bool):
-                words.append(str(value))
+    words += changed_flags(config)
     for name, value in (overrides or {}).items():
         words += ['-p', f'{name}:={value}']
     return shlex.join(words)
@@ -189,6 +169,4 @@ def command_line(config: FinetuneConfig, *, data: Sequence[str | Path], model: s
 
 def options_table() -> str:
     """The finetune settings as a Markdown table, named by their flags (docs/training.md)."""
-    table = markdown_table(dataclasses.replace(p, name=flag(p.name))
-                           for p in params_of(FinetuneConfig))
-    return table.replace('| parameter |', '| flag |', 1)
+    return flags_table(FinetuneConfig)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 METRICS_FILE = 'metrics.jsonl'
 CURVES_FILE = 'learning_curves.png'
@@ -63,18 +63,17 @@ class MetricsLog:
 
 def plot_curves(records: Iterable[Mapping[str, Any]], path: Path, title: str = '') -> Path:
     """Draw the training loss and the validation accuracy against the step into ``path``."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    from vlm_planner.plots import figure, save_png
 
     records = list(records)
     train = [r for r in records if r.get('kind') == 'train']
     val = [r for r in records if r.get('kind') == 'val']
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = figure(11, 4)
+    loss_axes, accuracy_axes = fig.subplots(1, 2)
     steps = [r['step'] for r in train]
     losses = [r['loss'] for r in train]
     loss_axes.plot(steps, losses, color='tab:blue', alpha=0.3, label='loss per step')
-    loss_axes.plot(steps, _smoothed(losses), color='tab:blue', label='smoothed')
+    loss_axes.plot(steps, smoothed(losses), color='tab:blue', label='smoothed')
     loss_axes.set(xlabel='optimizer step', ylabel='loss (mean per reply token)',
                   title='training loss')
     loss_axes.legend()
@@ -90,16 +89,15 @@ def plot_curves(records: Iterable[Mapping[str, Any]], path: Path, title: str = '
     accuracy_axes.set(xlabel='optimizer step', ylabel='accuracy', ylim=(0, 1.02),
                       title='validation accuracy')
     if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+        fig.suptitle(title)
+    return save_png(fig, path)
 
 
-def _smoothed(values: list[float]) -> list[float]:
-    smoothed, current = [], None
+def smoothed(values: Sequence[float]) -> list[float]:
+    """The exponential moving average of ``values`` (weight :data:`SMOOTHING` on the past)."""
+    result: list[float] = []
+    current: float | None = None
     for value in values:
         current = value if current is None else SMOOTHING * current + (1 - SMOOTHING) * value
-        smoothed.append(current)
-    return smoothed
+        result.append(current)
+    return result

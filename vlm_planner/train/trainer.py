@@ -69,13 +69,14 @@ from vlm_planner.core.prompts import PromptTemplate
 from vlm_planner.core.strategies import StrategyConfig
 from vlm_planner.data.items import Dataset
 from vlm_planner.errors import ConfigError
+from vlm_planner.params import flag
 from vlm_planner.models.hf import is_adapter_folder
 from vlm_planner.models.model_card import ModelCard, read_model_card, write_model_card
 from vlm_planner.models.prefix_cache import keep_logits
 from vlm_planner.models.spec import apply_model_spec
 from vlm_planner.train import curves, modeling, resume
 from vlm_planner.train.collate import collate, Encoder, IGNORE, LABELS
-from vlm_planner.train.config import describe, FinetuneConfig, flag
+from vlm_planner.train.config import describe, FinetuneConfig
 from vlm_planner.train.items import Prompter, SCORING, with_negatives, without_options
 from vlm_planner.train.store import ItemStore
 from vlm_planner.train.validation import validate
