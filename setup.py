@@ -59,6 +59,8 @@ setup(
             'managed_planner_node = vlm_planner.ros.planner_node:managed_main',
             'mock_manipulator_node = vlm_planner.ros.mock_manipulator_node:main',
             'scene_camera_node = vlm_planner.ros.scene_camera_node:main',
+            'sim_joint_controller_node = vlm_planner.ros.sim_joint_controller_node:main',
+            'skill_bridge_node = vlm_planner.ros.skill_bridge_node:main',
             'vlm-planner = vlm_planner.cli:main',
         ],
     },

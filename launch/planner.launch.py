@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Start the VLM planner, and optionally the mock manipulator and the synthetic camera.
+"""Start the VLM planner, and optionally an arm (mock, or the skill bridge) and the camera.
 
 Examples::
 
@@ -23,6 +23,10 @@ Examples::
     ros2 launch vlm_planner planner.launch.py strategy:=consistency dry_run:=true
     ros2 launch vlm_planner planner.launch.py managed:=true   # lifecycle node, brought up here
     ros2 launch vlm_planner planner.launch.py namespace:=robot1 log_level:=debug
+    ros2 launch vlm_planner planner.launch.py arm:=bridge   # skills on a simulated arm
+    ros2 launch vlm_planner planner.launch.py arm:=bridge use_sim_arm:=false \
+        skills_file:=/path/ur5e.yaml \
+        trajectory_topic:=/scaled_joint_trajectory_controller/joint_trajectory
 
 The choices of ``strategy`` come from the registered strategies and ``model`` is parsed by the
 same function as ``vlm-planner plan --model`` and ``eval --model``.
@@ -45,6 +49,11 @@ from vlm_planner.models.spec import FORMS, apply_model_spec
 
 BOOLEAN = ['true', 'false']
 ON_EXIT = ['shutdown', 'respawn', 'continue']
+ARMS = ['mock', 'bridge']
+DEFAULT_TRAJECTORY_TOPIC = 'joint_trajectory_controller/joint_trajectory'
+#: The simulated controller's other trajectory topic (the gripper's), kept when the arm's moves.
+SIM_GRIPPER_TOPIC = 'gripper_controller/joint_trajectory'
+
 
 #: name: (default, description, choices or None)
 ARGUMENTS = {
@@ -61,7 +70,16 @@ ARGUMENTS = {
     'on_planner_exit': ('shutdown', 'What happens when the planner process ends: shut the '
                                     'whole launch down, respawn the planner, or continue',
                         ON_EXIT),
-    'use_mock_manipulator': ('true', 'Start the mock manipulator', BOOLEAN),
+    'use_mock_manipulator': ('true', 'Start the arm side at all (the mock manipulator, or the '
+                                     'skill bridge with arm:=bridge)', BOOLEAN),
+    'arm': ('mock', 'What executes the actions: the mock manipulator, or the skill bridge '
+                    'driving a ros2_control arm through a skills file', ARMS),
+    'skills_file': ('', 'Skills file of the bridge (empty: from params_file, whose default is '
+                        'the shipped config/skills/tabletop_arm.yaml)', None),
+    'trajectory_topic': (DEFAULT_TRAJECTORY_TOPIC, 'Topic of the arm controller\'s '
+                         'JointTrajectory commands, for the bridge', None),
+    'use_sim_arm': ('true', 'With arm:=bridge, also start the simulated joint controller; '
+                            'false for a real robot', BOOLEAN),
     'use_sim_camera': ('true', 'Start the synthetic tabletop camera', BOOLEAN),
     'camera_topic': ('image', 'Camera topic the planner subscribes to', None),
     'namespace': ('', 'Namespace of every node and topic', None),
@@ -111,6 +129,33 @@ def planner_node(context, common: dict) -> list:
     return [activate, node, configure]
 
 
+def arm_nodes(context, common: dict) -> list:
+    """The arm side: nothing, the mock manipulator, or the skill bridge (and simulated arm)."""
+    if LaunchConfiguration('use_mock_manipulator').perform(context) != 'true':
+        return []
+    params_file = LaunchConfiguration('params_file')
+    if LaunchConfiguration('arm').perform(context) == 'mock':
+        return [Node(package='vlm_planner', executable='mock_manipulator_node',
+                     name='mock_manipulator', parameters=[params_file], **common)]
+    # Overrides only for the arguments given, so that params_file's values hold otherwise.
+    overrides: dict = {}
+    skills_file = LaunchConfiguration('skills_file').perform(context)
+    if skills_file:
+        overrides['skills_file'] = skills_file
+    trajectory_topic = LaunchConfiguration('trajectory_topic').perform(context)
+    if trajectory_topic and trajectory_topic != DEFAULT_TRAJECTORY_TOPIC:
+        overrides['trajectory_topic'] = trajectory_topic
+    nodes = [Node(package='vlm_planner', executable='skill_bridge_node', name='skill_bridge',
+                  parameters=[params_file, overrides], **common)]
+    if LaunchConfiguration('use_sim_arm').perform(context) == 'true':
+        sim_overrides = ({'trajectory_topics': f'{trajectory_topic}, {SIM_GRIPPER_TOPIC}'}
+                         if 'trajectory_topic' in overrides else {})
+        nodes.append(Node(package='vlm_planner', executable='sim_joint_controller_node',
+                          name='sim_joint_controller', parameters=[params_file, sim_overrides],
+                          **common))
+    return nodes
+
+
 def launch_nodes(context):
     """Build the node actions once launch arguments are known."""
     params_file = LaunchConfiguration('params_file')
@@ -121,9 +166,7 @@ def launch_nodes(context):
     }
     return [
         *planner_node(context, common),
-        Node(package='vlm_planner', executable='mock_manipulator_node', name='mock_manipulator',
-             parameters=[params_file], condition=IfCondition(
-                 LaunchConfiguration('use_mock_manipulator')), **common),
+        *arm_nodes(context, common),
         Node(package='vlm_planner', executable='scene_camera_node', name='scene_camera',
              parameters=[params_file], remappings=[('image', LaunchConfiguration('camera_topic'))],
              condition=IfCondition(LaunchConfiguration('use_sim_camera')), **common),

@@ -108,3 +108,69 @@ def test_launched_managed_planner_is_configured_activated_and_plans():
         rclpy.shutdown()
     assert state == State.PRIMARY_STATE_ACTIVE
     assert actions, 'the managed planner published no action within 120 s'
+
+
+def load_launch_module():
+    """The launch file as a module, to build its node list without running it."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('planner_launch', LAUNCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('arguments, executables', [
+    ({}, ['mock_manipulator_node']),
+    ({'arm': 'bridge'}, ['skill_bridge_node', 'sim_joint_controller_node']),
+    ({'arm': 'bridge', 'use_sim_arm': 'false'}, ['skill_bridge_node']),
+    ({'arm': 'bridge', 'use_mock_manipulator': 'false'}, []),
+    ({'use_mock_manipulator': 'false'}, []),
+])
+def test_arm_argument_chooses_the_arm_nodes(arguments, executables):
+    module = load_launch_module()
+    context = launch.LaunchContext()
+    for name, (default, _, _) in module.ARGUMENTS.items():
+        context.launch_configurations[name] = default if isinstance(default, str) else 'p.yaml'
+    context.launch_configurations.update(arguments)
+    nodes = module.arm_nodes(context, {'output': 'screen'})
+    assert [node.node_executable for node in nodes] == executables
+    names = {'arm', 'skills_file', 'trajectory_topic', 'use_sim_arm'}
+    assert names <= set(module.ARGUMENTS)
+    default, _, choices = module.ARGUMENTS['arm']
+    assert default == 'mock' and choices == ['mock', 'bridge']
+
+
+@launch_pytest.fixture
+def bridge_graph():
+    """The launch file with arm:=bridge: the skill bridge drives the simulated controller."""
+    return launch.LaunchDescription([
+        IncludeLaunchDescription(PythonLaunchDescriptionSource(str(LAUNCH_FILE)),
+                                 launch_arguments={'arm': 'bridge'}.items()),
+        launch_pytest.actions.ReadyToTest(),
+    ])
+
+
+@pytest.mark.launch(fixture=bridge_graph)
+def test_launched_bridge_executes_actions_on_the_simulated_arm():
+    from trajectory_msgs.msg import JointTrajectory
+    labels = ActionLibrary.from_yaml(default_actions_file()).labels
+    rclpy.init()
+    node = rclpy.create_node('launch_test_bridge_listener')
+    actions, statuses, trajectories = [], [], []
+    node.create_subscription(String, 'action', lambda m: actions.append(m.data), COMMAND_QOS)
+    node.create_subscription(String, 'manipulator/status', lambda m: statuses.append(m.data),
+                             LATCHED_QOS)
+    node.create_subscription(JointTrajectory, 'joint_trajectory_controller/joint_trajectory',
+                             trajectories.append, COMMAND_QOS)
+    try:
+        # Includes loading the model and one skill of the shipped file (several seconds).
+        deadline = time.monotonic() + 180.0
+        while time.monotonic() < deadline and not (actions and 'succeeded' in statuses):
+            rclpy.spin_once(node, timeout_sec=0.1)
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+    assert actions, 'the launched planner published no action within 180 s'
+    assert all(a in labels for a in actions)
+    assert 'executing' in statuses and 'succeeded' in statuses, statuses
+    assert trajectories, 'the bridge sent no arm trajectory'

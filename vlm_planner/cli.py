@@ -51,6 +51,13 @@ def _add_run_options(parser: argparse.ArgumentParser, log_level: str) -> None:
                         help='set a parameter on every node that has it, e.g. strategy.name:=cot')
 
 
+def _add_arm_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--arm', choices=['mock', 'bridge'], default='mock',
+                        help='what executes the actions: the mock manipulator, or the skill '
+                             'bridge driving a simulated ros2_control arm through a skills file '
+                             '(-p skills_file:=FILE; default: mock)')
+
+
 def _checked_overrides(args) -> dict:
     """The -p overrides, refusing names no node declares (ROS would ignore them silently)."""
     import difflib
@@ -75,7 +82,7 @@ def cmd_run(args) -> int:
     from vlm_planner.ros.runner import run_loop
     run_loop(_params_file(args), namespace=args.namespace, log_level=args.log_level,
              overrides=_checked_overrides(args), mock_manipulator=not args.no_mock_manipulator,
-             scene_camera=not args.no_sim_camera, managed=args.managed)
+             scene_camera=not args.no_sim_camera, managed=args.managed, arm=args.arm)
     return 0
 
 
@@ -106,11 +113,12 @@ def cmd_demo(args) -> int:
         overrides['goal'] = args.goal
     if args.strategy:
         overrides['strategy.name'] = args.strategy
-    print(f'vlm-planner demo: scene camera -> planner -> mock manipulator, at most {args.steps} '
-          'steps', flush=True)
+    arm = 'mock manipulator' if args.arm == 'mock' else 'skill bridge -> simulated arm'
+    print(f'vlm-planner demo: scene camera -> planner -> {arm}, at most {args.steps} steps',
+          flush=True)
     print('Loading the model...', flush=True)
     steps = run_loop(_params_file(args), namespace=args.namespace, log_level=args.log_level,
-                     overrides=overrides, max_steps=args.steps,
+                     overrides=overrides, max_steps=args.steps, arm=args.arm,
                      on_step=lambda step: print(format_step(step), flush=True))
     if not steps:
         print('No step completed (interrupted?).')
@@ -141,7 +149,7 @@ def _demo_episodes(args, overrides: dict) -> int:
               f'{result.steps:>2}/{result.expert_steps + SLACK_STEPS} steps  '
               f'{"reached" if result.reached else "NOT reached"}', flush=True)
     results = run_episodes(_params_file(args), args.episodes, args.seed, overrides=overrides,
-                           log_level=args.log_level, on_episode=report)
+                           log_level=args.log_level, on_episode=report, arm=args.arm)
     reached = sum(r.reached for r in results)
     print(f'goal reached in {reached} of {len(results)} episodes '
           f'({100.0 * reached / max(len(results), 1):.0f} %)')
@@ -271,13 +279,21 @@ def parameter_file() -> str:
     return PARAMETER_FILE_HEADER + ''.join(sections)
 
 
+#: The nodes of node_parameter_tables(), for ``params --node`` (without importing ROS).
+NODE_NAMES = ['vlm_planner', 'mock_manipulator', 'scene_camera', 'skill_bridge',
+              'sim_joint_controller']
+
+
 def node_parameter_tables() -> dict:
     """Each node's name and parameter table."""
     from vlm_planner.ros.mock_manipulator_node import MOCK_MANIPULATOR_PARAMS
     from vlm_planner.ros.scene_camera_node import SCENE_CAMERA_PARAMS
+    from vlm_planner.ros.sim_joint_controller_node import SIM_JOINT_CONTROLLER_PARAMS
+    from vlm_planner.ros.skill_bridge_node import SKILL_BRIDGE_PARAMS
     from vlm_planner.settings import PLANNER_PARAMS
     return {'vlm_planner': PLANNER_PARAMS, 'mock_manipulator': MOCK_MANIPULATOR_PARAMS,
-            'scene_camera': SCENE_CAMERA_PARAMS}
+            'scene_camera': SCENE_CAMERA_PARAMS, 'skill_bridge': SKILL_BRIDGE_PARAMS,
+            'sim_joint_controller': SIM_JOINT_CONTROLLER_PARAMS}
 
 
 def cmd_make_tiny_model(args) -> int:
@@ -392,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser('run', help='run planner, mock manipulator and scene camera in one '
                                      'process')
     _add_run_options(run, 'info')
+    _add_arm_option(run)
     run.add_argument('--no-mock-manipulator', action='store_true',
                      help='do not start the mock manipulator (a real one is running)')
     run.add_argument('--no-sim-camera', action='store_true',
@@ -403,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser('demo', help='run the closed loop on the defaults and print each step')
     _add_run_options(demo, 'warn')
+    _add_arm_option(demo)
     demo.add_argument('--steps', type=int, default=6, help='step limit (default: 6)')
     demo.add_argument('--goal', help='task goal, e.g. "stack the blue block on the green block"')
     demo.add_argument('--strategy', choices=STRATEGIES)
@@ -527,8 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            '(or --yaml: as a ROS 2 parameter file)')
     params.add_argument('--yaml', action='store_true',
                         help='print config/planner.yaml: every parameter with its default')
-    params.add_argument('--node', choices=['vlm_planner', 'mock_manipulator', 'scene_camera'],
-                        help='only this node (default: all)')
+    params.add_argument('--node', choices=NODE_NAMES, help='only this node (default: all)')
     params.set_defaults(func=cmd_params)
 
     tiny = sub.add_parser('make-tiny-model',

@@ -223,7 +223,7 @@ def markdown_table(params: Iterable[Param]) -> str:
     """The parameters as a Markdown table (name, default, description)."""
     rows = ['| parameter | default | description |', '| --- | --- | --- |']
     for p in params:
-        default = yaml.safe_dump(p.default).strip().removesuffix('\n...')
+        default = yaml.safe_dump(p.default, width=math.inf).strip().removesuffix('\n...')
         notes = []
         if p.choices:
             notes.append('one of ' + ', '.join(f'`{c}`' for c in p.choices))
@@ -253,6 +253,8 @@ def yaml_section(params: Iterable[Param], width: int = 99) -> str:
         text = p.description + (f' ({"; ".join(notes)})' if notes else '')
         lines += textwrap.wrap(text, width, initial_indent=indent + '# ',
                                subsequent_indent=indent + '# ')
-        value = yaml.safe_dump(p.default, default_flow_style=True).strip().removesuffix('\n...')
+        # Never wrapped: a folded long value would not parse at this indentation.
+        value = yaml.safe_dump(p.default, default_flow_style=True,
+                               width=math.inf).strip().removesuffix('\n...')
         lines.append(f'{indent}{leaf}: {value}')
     return '\n'.join(lines)

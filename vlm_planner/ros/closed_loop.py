@@ -16,9 +16,10 @@
 
 Each episode starts the scene camera on a random layout (its ``seed``), gives a goal of one of
 the world's goal families (taking turns, so every family is tried), and runs scene camera,
-planner and mock manipulator in one process (:func:`~vlm_planner.ros.runner.run_loop`) until the
-goal holds or the step budget, the expert's plan length plus a slack, is spent. This is what
-``vlm-planner demo --episodes N`` measures.
+planner and an arm (the mock manipulator, or the skill bridge on the simulated arm) in one
+process (:func:`~vlm_planner.ros.runner.run_loop`) until the goal holds or the step budget, the
+expert's plan length plus a slack, is spent. This is what ``vlm-planner demo --episodes N``
+measures.
 """
 
 from __future__ import annotations
@@ -72,13 +73,18 @@ def episode_tasks(count: int, seed: int) -> Iterator[tuple[int, str, str, int]]:
 def run_episodes(params_file: str | None, count: int, seed: int, *,
                  overrides: dict[str, object] | None = None, log_level: str = 'warn',
                  on_episode: Callable[[EpisodeResult], None] | None = None,
-                 on_step: Callable[[Step], None] | None = None) -> list[EpisodeResult]:
-    """Run ``count`` closed-loop episodes and return their results in order."""
+                 on_step: Callable[[Step], None] | None = None,
+                 arm: str = 'mock') -> list[EpisodeResult]:
+    """Run ``count`` closed-loop episodes and return their results in order.
+
+    ``arm`` is :func:`~vlm_planner.ros.runner.run_loop`'s: ``'mock'`` or ``'bridge'``.
+    """
     results = []
     for index, (layout_seed, family, goal, expert) in enumerate(episode_tasks(count, seed)):
         steps = run_loop(params_file, log_level=log_level,
                          overrides={**(overrides or {}), 'seed': layout_seed, 'goal': goal},
-                         max_steps=expert + SLACK_STEPS, on_step=on_step, raise_on_interrupt=True)
+                         max_steps=expert + SLACK_STEPS, on_step=on_step, raise_on_interrupt=True,
+                         arm=arm)
         reached = bool(steps and steps[-1].scene and steps[-1].scene.get('satisfied'))
         result = EpisodeResult(index, layout_seed, family, goal, expert, len(steps), reached)
         results.append(result)

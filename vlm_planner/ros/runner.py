@@ -12,11 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Run the planner, mock manipulator and scene camera in one process (for pip-only installs).
+"""Run the planner, an arm and the scene camera in one process (for pip-only installs).
 
-``ros2 launch vlm_planner planner.launch.py`` starts the same nodes as separate processes; this
-module is what ``vlm-planner run`` and ``vlm-planner demo`` use where the launch tools are absent.
-Both read the same ROS parameter file.
+The arm is the mock manipulator, or (``arm='bridge'``) the skill bridge driving the simulated
+joint controller. ``ros2 launch vlm_planner planner.launch.py`` starts the same nodes as separate
+processes; this module is what ``vlm-planner run`` and ``vlm-planner demo`` use where the launch
+tools are absent. Both read the same ROS parameter file.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from vlm_planner.ros.process import ros_process
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS
 
 TERMINAL_STATUSES = ('succeeded', 'failed')
+#: The arms run_loop can start: the mock manipulator, or the skill bridge with a simulated arm.
+ARMS = ('mock', 'bridge')
 #: Seconds between an action's outcome and reading the scene it produced.
 SCENE_SETTLE_S = 0.3
 
@@ -120,8 +123,13 @@ def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = '
              overrides: dict[str, object] | None = None, mock_manipulator: bool = True,
              scene_camera: bool = True, max_steps: int = 0,
              on_step: Callable[[Step], None] | None = None, managed: bool = False,
-             raise_on_interrupt: bool = False) -> list[Step]:
+             raise_on_interrupt: bool = False, arm: str = 'mock') -> list[Step]:
     """Start the nodes in one process and spin until shutdown, the goal, or ``max_steps``.
+
+    ``arm`` says what executes the actions when ``mock_manipulator`` is true (false: nothing,
+    an arm runs elsewhere): ``'mock'`` the mock manipulator, ``'bridge'`` the skill bridge
+    driving the simulated joint controller (the bridge's ``skills_file`` and the controller's
+    ``max_velocity`` are parameters like any other, so ``overrides`` reach them).
 
     With ``managed`` the planner is the lifecycle node, brought up here (configure, activate)
     as a lifecycle manager would. With ``raise_on_interrupt`` a Ctrl-C or SIGTERM raises
@@ -132,13 +140,18 @@ def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = '
     Returns the steps whose outcome is known, in order.
 
     Raises:
-        VlmPlannerError: a node cannot start (bad parameter, missing model or file).
+        VlmPlannerError: a node cannot start (bad parameter, missing model or file, an
+            unknown ``arm``).
         NodeCrashedError: a node's callback raised, which stopped the run.
     """
     from vlm_planner.ros.mock_manipulator_node import MockManipulatorNode
     from vlm_planner.ros.planner_node import ManagedPlannerNode, PlannerNode
     from vlm_planner.ros.scene_camera_node import SceneCameraNode
+    from vlm_planner.ros.sim_joint_controller_node import SimJointControllerNode
+    from vlm_planner.ros.skill_bridge_node import SkillBridgeNode
 
+    if arm not in ARMS:
+        raise ConfigError(f'unknown arm {arm!r}; choose one of {", ".join(ARMS)}.')
     if params_file and not Path(params_file).is_file():
         raise ConfigError(f'parameter file {params_file} does not exist; pass --params with an '
                           'existing ROS 2 parameter file, or leave it out for the default.')
@@ -148,8 +161,11 @@ def run_loop(params_file: str | None, *, namespace: str = '', log_level: str = '
         context = process.context
         if scene_camera:
             process.add(SceneCameraNode(context=context))
-        if mock_manipulator:
+        if mock_manipulator and arm == 'mock':
             process.add(MockManipulatorNode(context=context))
+        elif mock_manipulator:
+            process.add(SimJointControllerNode(context=context))
+            process.add(SkillBridgeNode(context=context))
         monitor = process.add(LoopMonitor(max_steps=max_steps, on_step=on_step,
                                           context=context))
         if managed:
