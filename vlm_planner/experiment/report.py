@@ -154,6 +154,8 @@ def _shift_section(results: Results) -> list[str]:
                '**Does not show the paper\'s finding**: the accuracy lost does not grow with '
                'either distance')
     rho_text = ', '.join(f'{m} {_rho(rho[m])}' for m in MODALITIES)
+    farthest = '; '.join(_farthest(results, m) for m in MODALITIES)
+    farthest = farthest[0].upper() + farthest[1:]
     return [
         '## 1. Fine-tuning data against test environment', '',
         f'*The paper*: {PAPER["shift"]}', '',
@@ -166,8 +168,9 @@ def _shift_section(results: Results) -> list[str]:
         f'![accuracy lost against distance]({SHIFT_PNG})', '',
         f'![accuracy per domain]({ACCURACY_PNG})', '',
         f'*Here*: against its own test split, the accuracy of the larger model with a trained '
-        f'vision encoder changed by {changes}. Spearman rank correlation of the accuracy lost '
-        f'with the distance, over all runs and shifted domains: {rho_text}. {verdict} (rule: '
+        f'vision encoder changed by {changes}. {farthest}. Spearman rank correlation of the '
+        f'accuracy lost with the distance, over all runs and shifted domains: {rho_text}. '
+        f'{verdict} (rule: '
         f'agrees when a rank correlation is at least {RHO_AGREES}; with three shifted domains '
         'this is a direction, not a test).', '',
     ]
@@ -391,6 +394,14 @@ def _significant_gain(tests: Sequence[Comparison], name: str) -> bool:
 def _significant_loss(tests: Sequence[Comparison], name: str) -> bool:
     test = _find(tests, name, 'base')
     return test is not None and test.significant and _difference(test, name) < 0
+
+
+def _farthest(results: Results, modality: str) -> str:
+    """The shifted domain farthest from the training data in ``modality``, and what it lost."""
+    domain = max(DOMAINS[1:], key=lambda d: results.distances[modality][d.key].w1)
+    return (f'farthest in {modality} distance: the {domain.title} (W1 '
+            f'{results.distances[modality][domain.key].w1:.3g}), which lost '
+            f'{100 * results.drop(MAIN_RUN.key, domain.key):.1f} points')
 
 
 def _rank_correlation(results: Results, modality: str) -> float | None:
