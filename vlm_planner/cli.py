@@ -369,22 +369,19 @@ def cmd_finetune(args) -> int:
 
 def cmd_experiment(args) -> int:
     """Run the paper's experiments on the synthetic world and write experiments.md."""
-    import time
     from vlm_planner.experiment.config import ExperimentConfig
     from vlm_planner.experiment.report import write_report
     from vlm_planner.experiment.results import collect
-    from vlm_planner.experiment.runner import prepare, run_steps
+    from vlm_planner.experiment.runner import elapsed_minutes, prepare, run_steps
     from vlm_planner.params import from_flags
     out = Path(args.out)
     plan = prepare(out, from_flags(ExperimentConfig, args))
     pending = sum(not step.done.is_file() for step in plan.steps)
     print(f'{len(plan.steps)} steps, {len(plan.steps) - pending} already done in {out}; logs in '
           f'{out / "logs"}', flush=True)
-    start = time.monotonic()
-    ran = run_steps(plan, progress=not args.quiet)
-    minutes = (time.monotonic() - start) / 60 if len(ran) == len(plan.steps) else None
+    run_steps(plan, progress=not args.quiet)
     report = write_report(plan, collect(plan), Path(args.docs or out),
-                          [step.command for step in plan.steps], minutes)
+                          [step.command for step in plan.steps], elapsed_minutes(plan))
     print(f'report: {report}')
     return 0
 

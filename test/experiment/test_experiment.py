@@ -94,7 +94,7 @@ def test_the_plan_trains_on_one_domain_and_tests_on_shifted_ones(tmp_path):
     assert '--train-vision' not in steps['finetune-base-frozen']
     strategies = steps['eval-strategies-trained']
     assert strategies[strategies.index('--strategies') + 1] == ','.join(STRATEGIES)
-    assert '--blank-frames' in steps['eval-blank-frames']
+    assert all('--blank-frames' in steps[f'eval-blank-{run.key}'] for run in RUNS)
 
 
 def test_given_model_folders_replace_the_from_scratch_builds(tmp_path):
@@ -182,8 +182,8 @@ def results(*, drops=(0.05, 0.1, 0.3), early=(0.6, 0.4), size_significant=False,
     strategy_tests = {'trained': [comparison('base', 'cot', -0.2 if cot_gain else 0.2, True,
                                              'strategy')],
                       'untrained': []}
-    return Results(domains, distances, curves, run_tests, accuracy(0.5), strategies,
-                   strategy_tests)
+    blank = {run.key: accuracy(0.5) for run in RUNS}
+    return Results(domains, distances, curves, run_tests, blank, strategies, strategy_tests)
 
 
 def markdown(tmp_path, **kwargs) -> str:
@@ -236,12 +236,13 @@ def test_the_command_runs_end_to_end_and_writes_the_report(finished):
     text = (out / 'docs' / 'experiments.md').read_text()
     for title in ('1. Fine-tuning data against test environment',
                   '2. Vision encoder frozen against trainable', '3. Two model sizes',
-                  '4. Prompting strategies', '5. Does the trained model look at the camera?',
+                  '4. Prompting strategies', '5. Do the trained models look at the camera?',
                   'Reproduce'):
         assert f'## {title}' in text
     for image in re.findall(r'!\[[^\]]*\]\(([^)]+)\)', text):
         assert (out / 'docs' / image).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert text.count('vlm-planner finetune') == len(RUNS)
+    assert re.search(r'its steps took \d+ minutes', text)
 
 
 def test_the_report_shows_what_the_evaluator_measured(finished):
@@ -262,7 +263,7 @@ def test_a_rerun_resumes_and_runs_nothing(finished, capsys):
     _, out = finished
     assert cli.main(['experiment', '--out', str(out / 'work'), '--docs', str(out / 'docs'),
                      '--quiet', *QUICK]) == 0
-    assert '15 steps, 15 already done' in capsys.readouterr().out
+    assert '17 steps, 17 already done' in capsys.readouterr().out
 
 
 def test_other_settings_in_the_same_folder_are_an_error_for_the_user(finished, capsys):
@@ -270,3 +271,13 @@ def test_other_settings_in_the_same_folder_are_an_error_for_the_user(finished, c
     assert cli.main(['experiment', '--out', str(out / 'work'), '--quiet', *QUICK,
                      '--seed', '3']) == 2
     assert 'other settings: --seed 0' in capsys.readouterr().err
+
+
+def test_the_control_names_the_runs_that_look(tmp_path):
+    plan = make_plan(tmp_path, ExperimentConfig())
+    looking = results()
+    text = '\n'.join(report.render_markdown(plan, looking, [], None))
+    assert 'adds clearly to what the goal text gives for: larger, vision trained' in text
+    blind = dataclasses.replace(looking, blank={r.key: accuracy(0.8) for r in RUNS})
+    text = '\n'.join(report.render_markdown(plan, blind, [], None))
+    assert 'no run gains clearly from the camera' in text

@@ -87,7 +87,7 @@ class Run:
 
 RUNS = (Run('base-trainable', 'base', True), Run('base-frozen', 'base', False),
         Run('small-trainable', 'small', True))
-#: The run the distances, the blank-frame control and the strategies use.
+#: The run the distances and the strategies use.
 MAIN_RUN = RUNS[0]
 
 
@@ -245,7 +245,8 @@ def _eval_steps(plan: Plan) -> list[Step]:
     return [
         *(evaluation(f'domains-{run.key}', str(plan.path(run.path)), domains, ('base',))
           for run in RUNS),
-        evaluation('blank-frames', main, in_domain, ('base',), '--blank-frames'),
+        *(evaluation(f'blank-{run.key}', str(plan.path(run.path)), in_domain, ('base',),
+                     '--blank-frames') for run in RUNS),
         evaluation('strategies-trained', main, in_domain, STRATEGIES),
         evaluation('strategies-untrained', str(plan.model(MAIN_RUN.size)), in_domain, STRATEGIES,
                    *untrained),

@@ -85,7 +85,7 @@ class Results:
         distances: W1 of each modality (visual, text) from the training data to each domain.
         curves: learning curves of each run.
         run_tests: per domain, the paired comparisons of the runs on it.
-        blank: the main run's in-domain accuracy with blank frames (the control).
+        blank: each run's in-domain accuracy with blank frames (the control).
         strategies: per model kind (trained, untrained), accuracy of each strategy.
         strategy_tests: per model kind, each strategy's paired comparison with ``base``.
     """
@@ -94,7 +94,7 @@ class Results:
     distances: dict[str, dict[str, Distance]]
     curves: dict[str, Curve]
     run_tests: dict[str, list[metrics.Comparison]]
-    blank: Accuracy | None
+    blank: dict[str, Accuracy]
     strategies: dict[str, dict[str, Accuracy]]
     strategy_tests: dict[str, list[metrics.Comparison]]
 
@@ -120,7 +120,6 @@ def collect(plan: Plan) -> Results:
             mine = [r for r in records if domain_of.get(str(r['dataset'])) == domain.key]
             domains[run.key][domain.key] = Accuracy.of(mine)
             by_domain[domain.key] += mine
-    blank_records = _records(plan.eval_dir('blank-frames'))
     strategies: dict[str, dict[str, Accuracy]] = {}
     strategy_tests: dict[str, list[metrics.Comparison]] = {}
     for kind in ('trained', 'untrained'):
@@ -137,7 +136,8 @@ def collect(plan: Plan) -> Results:
         curves={run.key: _curve(plan.path(run.path) / 'training' / METRICS_FILE) for run in RUNS},
         run_tests={key: [c for c in metrics.paired_comparison(rows) if c.kind == 'model']
                    for key, rows in by_domain.items()},
-        blank=Accuracy.of(blank_records) if blank_records else None,
+        blank={run.key: Accuracy.of(_records(plan.eval_dir(f'blank-{run.key}')))
+               for run in RUNS},
         strategies=strategies, strategy_tests=strategy_tests)
 
 

@@ -126,6 +126,15 @@ def run_steps(plan: Plan, *, progress: bool = True,
     return ran
 
 
+def elapsed_minutes(plan: Plan) -> float | None:
+    """Minutes from the experiment's start to its newest result (pauses between reruns too)."""
+    done = [s.done.stat().st_mtime for s in plan.steps if s.done.is_file()]
+    settings = plan.out / SETTINGS_FILE
+    if not done or not settings.is_file():
+        return None
+    return max(0.0, (max(done) - settings.stat().st_mtime) / 60)
+
+
 def launch_step(step: Step, log: Path, env: dict[str, str]) -> int:
     """Run one step's command in a new Python process, its output into ``log``."""
     with log.open('a', encoding='utf-8') as file:
