@@ -387,7 +387,8 @@ def cmd_experiment(args) -> int:
 
 
 #: How --model of plan and eval names a model (parsed by vlm_planner.models.spec).
-MODEL_HELP = ("'tiny', 'tiny:ARCH', a local model folder, or a served model as "
+MODEL_HELP = ("'tiny', 'tiny:ARCH', 'demo' (the shipped trained tabletop planner), a local model "
+              "folder, or a served model as "
               "'openai:http://HOST:PORT/v1[#SERVED_NAME]' (default: as the model.* parameters "
               'say, whose default is tiny; -p model.* may refine --model, not contradict it)')
 

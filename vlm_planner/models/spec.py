@@ -42,7 +42,7 @@ from vlm_planner.models.factory import DEFAULT_TINY_ARCH
 from vlm_planner.models.registry import backend_names
 
 #: The forms a model specification takes, for messages and help texts.
-FORMS = ('tiny', 'tiny:ARCH', 'FOLDER', 'transformers:FOLDER', 'openai:URL[#SERVED_NAME]',
+FORMS = ('tiny', 'tiny:ARCH', 'demo', 'FOLDER', 'transformers:FOLDER', 'openai:URL[#SERVED_NAME]',
          'http(s)://URL')
 
 #: The parameters that say which model runs; a specification and ``-p`` must agree on them.

@@ -15,7 +15,7 @@
 """The ``demo`` backend: the small trained tabletop planner shipped with the package.
 
 Its weights are in ``vlm_planner/resources/demo_model/`` (a real Qwen2.5-VL architecture of about
-1.5 M parameters, trained from scratch on generated tabletop episodes by ``make demo-model``;
+0.55 M parameters, trained from scratch on generated tabletop episodes by ``make demo-model``;
 its model card says on what and how well). It plans the synthetic tabletop world of
 ``vlm-planner demo`` and the launch file's scene camera; for a real robot, use a real model.
 """
