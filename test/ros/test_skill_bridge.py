@@ -363,19 +363,23 @@ def test_stale_joint_states_fail_a_running_action(executor, ros_context, fast_sk
     rig = Rig(executor, ros_context, fast_skills)
     start = rig.send(SLOW)
     assert spin_until(executor, lambda: len(rig.arm) >= 1, TIMEOUT)
-    executor.remove_node(rig.sim)  # the controller stops publishing joint_states
-    rig.sim.destroy_node()
-    assert rig.wait_for('failed', start), rig.node.last_error
-    assert 'joint_states stale' in rig.node.last_error
-    assert spin_until(executor, lambda: len(rig.arm) >= 2, TIMEOUT)
-    assert list(rig.arm[-1][1].points) == []  # held
-    # And no new action starts on the stale joint states.
-    sent = len(rig.arm)
-    rig.send(PICK_RED)  # failed again: no status change, but the error says so
-    assert rig.wait_log(f"{PICK_RED!r} failed: joint_states stale")
-    assert 'nothing moved' in rig.node.last_error
-    rig.spin(0.3)
-    assert len(rig.arm) == sent and rig.node.status == 'failed'
+    # The controller stops publishing joint_states. It is destroyed only at the end: destroying
+    # a node while the spinning executor may still hold it in its wait set kills the executor.
+    executor.remove_node(rig.sim)
+    try:
+        assert rig.wait_for('failed', start), rig.node.last_error
+        assert 'joint_states stale' in rig.node.last_error
+        assert spin_until(executor, lambda: len(rig.arm) >= 2, TIMEOUT)
+        assert list(rig.arm[-1][1].points) == []  # held
+        # And no new action starts on the stale joint states.
+        sent = len(rig.arm)
+        rig.send(PICK_RED)  # failed again: no status change, but the error says so
+        assert rig.wait_log(f"{PICK_RED!r} failed: joint_states stale")
+        assert 'nothing moved' in rig.node.last_error
+        rig.spin(0.3)
+        assert len(rig.arm) == sent and rig.node.status == 'failed'
+    finally:
+        rig.sim.destroy_node()
 
 
 def test_joints_the_robot_does_not_report_fail_actions(executor, ros_context, fast_skills):
