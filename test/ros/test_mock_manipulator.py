@@ -27,88 +27,33 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from rcl_interfaces.msg import Log  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from sensor_msgs.msg import JointState  # noqa: E402
-from std_msgs.msg import Bool, String  # noqa: E402
+from std_msgs.msg import Bool  # noqa: E402
 
-from test.conftest import rosout_qos, spin_until  # noqa: E402
+from test.conftest import spin_until  # noqa: E402
+from test.ros.arm_probe import ArmProbe  # noqa: E402
 
-ROSOUT_QOS = rosout_qos()
 from vlm_planner.core.actions import Action  # noqa: E402
 from vlm_planner.errors import ConfigError  # noqa: E402
 from vlm_planner.ros.mock_manipulator_node import (HOME_POSE, JOINT_NAMES,  # noqa: E402
                                                    JointMotion, MockManipulatorNode,
                                                    target_pose)
-from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS  # noqa: E402
 
 PICK_RED = 'pick up the red block'
 PICK_GREEN = 'pick up the green block'
 TIMEOUT = 10.0
 
 
-class Arm:
+class Arm(ArmProbe):
     """A mock manipulator plus a probe node that commands it and records what it publishes."""
 
     def __init__(self, executor, context, **params):
-        self.executor = executor
         namespace = f'/arm_{uuid.uuid4().hex[:8]}'
         params.setdefault('execution_time', 0.2)
-        self.node = MockManipulatorNode(
+        self.attach(executor, context, namespace, MockManipulatorNode(
             context=context, namespace=namespace,
-            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        self.probe = rclpy.create_node('probe', context=context, namespace=namespace)
-        executor.add_node(self.node)
-        executor.add_node(self.probe)
-        self.statuses: list[tuple[float, str]] = []
-        self.joint_states: list[JointState] = []
-        self.logs: list[str] = []
-        self.action_pub = self.probe.create_publisher(String, 'action', COMMAND_QOS)
-        self.estop_pub = self.probe.create_publisher(Bool, 'estop', COMMAND_QOS)
-        self.probe.create_subscription(
-            String, 'manipulator/status',
-            lambda m: self.statuses.append((time.monotonic(), m.data)), LATCHED_QOS)
-        self.probe.create_subscription(JointState, 'joint_states', self.joint_states.append,
-                                       SENSOR_QOS)
-        logger = self.node.get_logger().name
-        rosout = self.probe.create_subscription(
-            Log, '/rosout', lambda m: self.logs.append(m.msg) if m.name == logger else None,
-            ROSOUT_QOS)
-        assert spin_until(executor, lambda: (
-            rosout.get_publisher_count() >= 2  # the probe's own and the manipulator's
-            and self.action_pub.get_subscription_count() >= 1
-            and self.estop_pub.get_subscription_count() >= 1
-            and self.seen('idle')), TIMEOUT), 'the manipulator did not come up'
-
-    def seen(self, status: str) -> bool:
-        return any(s == status for _, s in self.statuses)
-
-    def changes(self, since: float = 0.0) -> list[str]:
-        """Status changes received since ``since``; heartbeat repeats are not changes."""
-        out: list[str] = []
-        previous = None
-        for t, s in self.statuses:
-            if t >= since and s != previous:
-                out.append(s)
-            previous = s
-        return out
-
-    def send(self, label: str) -> float:
-        start = time.monotonic()
-        self.action_pub.publish(String(data=label))
-        return start
-
-    def wait_for(self, status: str, since: float, timeout: float = TIMEOUT) -> bool:
-        """Spin until the status changes to ``status`` after ``since``."""
-        return spin_until(self.executor, lambda: status in self.changes(since), timeout)
-
-    def wait_log(self, text: str) -> bool:
-        """Spin until the manipulator logged a line containing ``text``."""
-        return spin_until(self.executor, lambda: any(text in line for line in self.logs),
-                          TIMEOUT)
-
-    def spin(self, seconds: float) -> None:
-        spin_until(self.executor, lambda: False, seconds)
+            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]))
+        assert spin_until(executor, self.probe_ready, TIMEOUT), 'the manipulator did not come up'
 
 
 def test_action_executes_then_succeeds(executor, ros_context):

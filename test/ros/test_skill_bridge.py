@@ -28,25 +28,23 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from rcl_interfaces.msg import Log  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from sensor_msgs.msg import JointState  # noqa: E402
-from std_msgs.msg import Bool, Float64MultiArray, String  # noqa: E402
+from std_msgs.msg import Bool, Float64MultiArray  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 import yaml  # noqa: E402
 
-from test.conftest import rosout_qos, spin_until  # noqa: E402
+from test.conftest import spin_until  # noqa: E402
+from test.ros.arm_probe import ArmProbe  # noqa: E402
 from vlm_planner.config_paths import default_actions_file, default_params_file  # noqa: E402
 from vlm_planner.core.actions import ActionLibrary  # noqa: E402
 from vlm_planner.errors import ConfigError  # noqa: E402
 from vlm_planner.ros.mock_manipulator_node import (HOME_POSE, JOINT_NAMES,  # noqa: E402
                                                    target_pose)
-from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS  # noqa: E402
+from vlm_planner.ros.qos import COMMAND_QOS  # noqa: E402
 from vlm_planner.ros.skill_bridge_node import SKILL_BRIDGE_PARAMS, SkillBridgeNode  # noqa: E402
 from vlm_planner.ros.sim_joint_controller_node import SimJointControllerNode  # noqa: E402
 
 TIMEOUT = 20.0
-ROSOUT_QOS = rosout_qos()
 LIBRARY = ActionLibrary.from_yaml(default_actions_file())
 PICK_RED = 'pick up the red block'
 PICK_GREEN = 'pick up the green block'
@@ -102,12 +100,13 @@ def seconds(duration) -> float:
     return duration.sec + duration.nanosec * 1e-9
 
 
-class Rig:
+class Rig(ArmProbe):
     """A skill bridge, a simulated controller and a probe that commands and records them."""
+
+    timeout = TIMEOUT
 
     def __init__(self, executor, context, skills_file: str, sim: bool = True,
                  sim_params: dict | None = None, wait_joints: bool = True, **params):
-        self.executor = executor
         namespace = f'/bridge_{uuid.uuid4().hex[:8]}'
         self.sim = None
         if sim:
@@ -117,23 +116,15 @@ class Rig:
                 parameter_overrides=[Parameter(k, value=v) for k, v in sim_params.items()])
             executor.add_node(self.sim)
         params['skills_file'] = skills_file
-        self.node = SkillBridgeNode(
+        # Staleness well above a loaded machine's scheduling gaps (0.7 s seen in CI with the
+        # default 0.5 s); the stale-state tests stop joint_states altogether.
+        params.setdefault('joint_state_timeout', 2.0)
+        self.attach(executor, context, namespace, SkillBridgeNode(
             context=context, namespace=namespace,
-            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        self.probe = rclpy.create_node('probe', context=context, namespace=namespace)
-        executor.add_node(self.node)
-        executor.add_node(self.probe)
-        self.statuses: list[tuple[float, str]] = []
+            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]))
         self.arm: list[tuple[float, JointTrajectory]] = []
         self.gripper: list[tuple[float, JointTrajectory]] = []
         self.forward: list[Float64MultiArray] = []
-        self.joint_states: list[JointState] = []
-        self.logs: list[str] = []
-        self.action_pub = self.probe.create_publisher(String, 'action', COMMAND_QOS)
-        self.estop_pub = self.probe.create_publisher(Bool, 'estop', COMMAND_QOS)
-        self.probe.create_subscription(
-            String, 'manipulator/status',
-            lambda m: self.statuses.append((time.monotonic(), m.data)), LATCHED_QOS)
         arm_sub = self.probe.create_subscription(
             JointTrajectory, 'joint_trajectory_controller/joint_trajectory',
             lambda m: self.arm.append((time.monotonic(), m)), COMMAND_QOS)
@@ -143,51 +134,14 @@ class Rig:
         forward_sub = self.probe.create_subscription(
             Float64MultiArray, 'gripper_forward_controller/commands', self.forward.append,
             COMMAND_QOS)
-        self.probe.create_subscription(JointState, 'joint_states', self.joint_states.append,
-                                       SENSOR_QOS)
-        logger = self.node.get_logger().name
-        rosout = self.probe.create_subscription(
-            Log, '/rosout', lambda m: self.logs.append(m.msg) if m.name == logger else None,
-            ROSOUT_QOS)
         forward = self.node.skills.gripper_command == 'forward'
         assert spin_until(executor, lambda: (
-            rosout.get_publisher_count() >= 2  # the probe's own and the bridge's
-            and self.action_pub.get_subscription_count() >= 1
-            and self.estop_pub.get_subscription_count() >= 1
+            self.probe_ready()
             and arm_sub.get_publisher_count() >= 1
             and (forward_sub if forward else gripper_sub).get_publisher_count() >= 1
-            and self.seen('idle')
             and (not (sim and wait_joints) or self.node.joint_state_problem() == '')),
             TIMEOUT), (
                 'the bridge did not come up: ' + self.node.joint_state_problem())
-
-    def seen(self, status: str) -> bool:
-        return any(s == status for _, s in self.statuses)
-
-    def changes(self, since: float = 0.0) -> list[str]:
-        """Status changes received since ``since``; heartbeat repeats are not changes."""
-        out: list[str] = []
-        previous = None
-        for t, s in self.statuses:
-            if t >= since and s != previous:
-                out.append(s)
-            previous = s
-        return out
-
-    def send(self, label: str) -> float:
-        start = time.monotonic()
-        self.action_pub.publish(String(data=label))
-        return start
-
-    def wait_for(self, status: str, since: float, timeout: float = TIMEOUT) -> bool:
-        return spin_until(self.executor, lambda: status in self.changes(since), timeout)
-
-    def wait_log(self, text: str) -> bool:
-        return spin_until(self.executor, lambda: any(text in line for line in self.logs),
-                          TIMEOUT)
-
-    def spin(self, seconds: float) -> None:
-        spin_until(self.executor, lambda: False, seconds)
 
     def stall(self, joints: str) -> None:
         assert self.sim is not None
