@@ -260,17 +260,26 @@ def build_model(config: Qwen2_5_VLConfig, device: str, dtype: torch.dtype) -> An
     return model.eval()
 
 
-def load_backend(size: Size, device: str) -> TransformersBackend:
-    """The planner's backend on the tiny build, with its model swapped for one of ``size``."""
+def load_backend(size: Size, device: str, keyframe_cache: bool = False,
+                 keyframes: int = 0) -> TransformersBackend:
+    """The planner's backend on the tiny build, with its model swapped for one of ``size``.
+
+    Without ``keyframe_cache`` (here the default) every call prepares, encodes and runs its
+    prompt afresh, so repeated runs of one prompt measure one decision each (with it, a repeat
+    would reuse the previous run's prompt; ``bench_latency.py`` measures that). ``keyframes``
+    overrides the size's progress-video length.
+    """
     dtype = 'bfloat16' if device == 'cuda' else 'float32'
     backend = TransformersBackend(path=ensure_tiny_model(), device=device, dtype=dtype,
-                                  max_frames=size.keyframes, max_pixels=size.pixels)
+                                  max_frames=keyframes or size.keyframes, max_pixels=size.pixels,
+                                  keyframe_cache=keyframe_cache)
     config = qwen_config(size, backend.model.config)
     backend.model = None  # drop the tiny model before allocating the large one
     backend.model = build_model(config, device, backend.dtype)
     for processor in (backend.processor.image_processor, backend.processor.video_processor):
         processor.size = SizeDict(shortest_edge=min(processor.size.shortest_edge, size.pixels),
                                   longest_edge=size.pixels)
+    backend.reset_caches()  # the processor's sizes changed: prepare frames anew
     return backend
 
 

@@ -31,12 +31,12 @@ from vlm_planner.models.tiny import SUPPORTED_ARCHS
 SHARPEN = 6.0
 
 
-def sharpened(path):
+def sharpened(path, **options):
     """Load a CPU backend on ``path`` with sharpened attention (the session's backend is kept)."""
     import torch
     from vlm_planner.models.hf import TransformersBackend
 
-    backend = TransformersBackend(path=path, device='cpu')
+    backend = TransformersBackend(path=path, device='cpu', **options)
     with torch.no_grad():
         for name, parameter in backend.model.named_parameters():
             if 'q_proj' in name or 'k_proj' in name:

@@ -65,7 +65,9 @@ def test_scores_are_deterministic(arch_backend, full_prompt):
     first = arch_backend.score_letters(full_prompt, 'ABCDE')
     second = arch_backend.score_letters(full_prompt, 'ABCDE')
 
-    np.testing.assert_array_equal(first, second)
+    # The second call runs only the last token over the kept prompt (Qwen2.5-VL): the same
+    # numbers up to the order of float sums.
+    np.testing.assert_allclose(first, second, rtol=0, atol=1e-6)
 
 
 def test_scores_of_video_image_and_text_depend_on_the_image(arch_backend, make_frame):
@@ -128,7 +130,8 @@ def test_long_video_is_subsampled_keeping_the_last_frame(arch_model_path, make_f
     long = backend.score_letters(ask(VideoPart(frames), TextPart(QUESTION)), 'ABCD')
     short = backend.score_letters(ask(VideoPart(kept), TextPart(QUESTION)), 'ABCD')
 
-    np.testing.assert_array_equal(long, short)
+    # The second prompt runs from the kept first one where it can: equal up to float sums.
+    np.testing.assert_allclose(long, short, rtol=0, atol=1e-6)
 
 
 def test_large_frames_are_shrunk_within_the_budget(arch_backend, make_frame):
@@ -217,7 +220,9 @@ def test_concurrent_calls_agree(arch_backend, full_prompt):
         thread.join(timeout=60)
 
     assert errors == []
-    assert len(results) == 3 and all(np.array_equal(r, expected) for r in results)
+    assert len(results) == 3
+    for result in results:  # equal up to float sums (later calls reuse the kept prompt)
+        np.testing.assert_allclose(result, expected, rtol=0, atol=1e-6)
 
 
 def test_missing_folder_is_a_load_error(tmp_path):

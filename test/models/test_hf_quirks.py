@@ -130,7 +130,7 @@ def test_smolvlm_prompt_holds_every_frame_and_the_image(tiny_cache, video, make_
     backend = TransformersBackend(
         path=ensure_tiny_model(cache_dir=tiny_cache, arch='smolvlm'), device='cpu')
 
-    inputs = backend._inputs(ask(video, ImagePart(make_frame('white')), TextPart('Next?')))
+    inputs = backend._prompt(ask(video, ImagePart(make_frame('white')), TextPart('Next?'))).inputs
 
     text = backend._tokenizer.decode(inputs['input_ids'][0])
     assert 'series of three frames' in text and 'Frame from 00:02:' in text

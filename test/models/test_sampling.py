@@ -59,7 +59,7 @@ def replies(backend, prompt, shared=True, **options):
     handle = model.register_forward_pre_hook(count, with_kwargs=True)
     try:
         with torch.inference_mode():
-            inputs = backend._inputs(prompt)
+            inputs = backend._prompt(prompt).inputs
             options = {**options, 'max_new_tokens': NEW_TOKENS,
                        'pad_token_id': _pad_id(model, backend._tokenizer)}
             if shared:

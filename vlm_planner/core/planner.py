@@ -70,6 +70,9 @@ class Decision:
     needs_help: bool = False  # the model named no candidate action: no action was chosen
     needs_help_reason: str = ''
     trained_on: str = ''  # what the model's card says it was trained on (bounded)
+    # Milliseconds per stage of the model calls (prepare, vision, prefill, decode) and prompt
+    # tokens prefilled and reused, where the backend measures them.
+    stages: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
         """Return the decision as a JSON-serialisable dict (``index`` None becomes null)."""
@@ -152,6 +155,9 @@ class Planner:
         labels = tuple(self.actions.get(c).label for c in (candidates or self.actions.labels))
         question = PlanningQuestion(goal=goal.strip(), history=tuple(frames[:-1]),
                                     current=frames[-1], candidates=labels)
+        stages = self.backend.stages
+        if stages is not None:
+            stages.reset()
         start = time.perf_counter()
         result = self.strategy.decide(self.backend, question)
         latency = time.perf_counter() - start
@@ -169,7 +175,7 @@ class Planner:
             votes=result.votes, rationale=bound_text(result.rationale, self.max_rationale_chars),
             tokens=result.tokens, invalid_answers=result.invalid_answers,
             answer_method=result.answer_method, needs_help=index is None,
-            needs_help_reason=reason)
+            needs_help_reason=reason, stages=stages.as_dict() if stages is not None else {})
 
 
 def _checked_index(result: StrategyResult, count: int, strategy: str) -> tuple[int | None, str]:

@@ -40,6 +40,7 @@ import numpy as np
 from vlm_planner.core.chat import Generation, Message
 from vlm_planner.errors import ConfigError
 from vlm_planner.models.model_card import ModelCard
+from vlm_planner.models.stage_times import StageTimes
 
 
 class VLMBackend(abc.ABC):
@@ -51,6 +52,15 @@ class VLMBackend(abc.ABC):
     #: What the model's folder says about it; the default card (trained, nothing recommended)
     #: for backends without one, such as a model server.
     card: ModelCard = ModelCard()
+
+    #: Time per stage of the model calls since its last reset, for backends that measure it
+    #: (the planner resets it before each decision and records it); None where not measured.
+    stages: StageTimes | None = None
+
+    @property
+    def caching(self) -> str:
+        """What the backend keeps between decisions to answer faster, in words."""
+        return 'nothing'
 
     @property
     def untrained(self) -> bool:

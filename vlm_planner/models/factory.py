@@ -88,6 +88,19 @@ class ModelConfig:
                              minimum=1)
     max_pixels: int = option(0, 'Pixel budget per frame (width x height); frames are '
                              f'downscaled to fit. 0: {DEFAULT_MAX_PIXELS}.', minimum=0)
+    video_fps: float = option(
+        0.0, 'Frame rate the progress video is said to have (Qwen-VL models place frames in time '
+        'by it). 0: the mean rate of its keyframes. A fixed rate keeps the positions of frames '
+        'already sent unchanged as keyframes are added, so model.prompt_reuse_tokens can reuse '
+        'them; fine-tune and ask a model with the same value.', minimum=0.0)
+    keyframe_cache: bool = option(
+        True, 'Prepare each keyframe once (resized, normalised, patchified) and keep its vision '
+        'features for later decisions; only new frames are prepared and encoded. Qwen2-VL and '
+        'Qwen2.5-VL; other architectures prepare every prompt whole (transformers backend).')
+    prompt_reuse_tokens: int = option(
+        32768, "Keep the language model's KV cache of the last prompt, up to this many tokens, "
+        'and run the next prompt only from where the two differ (needs model.keyframe_cache). '
+        '0: off.', minimum=0)
     trust_remote_code: bool = option(False, 'Allow model folders that ship their own Python '
                                      'code. Off unless you trust the folder.')
     seed: int = 0

@@ -58,11 +58,16 @@ MAX_ASPECT = 8.0
 MIN_SIDE = 16
 
 
+def padded_size(height: int, width: int) -> tuple[int, int]:
+    """The size :func:`pad_shape` gives an image of ``height`` x ``width``."""
+    new_height = max(height, MIN_SIDE, int(np.ceil(width / MAX_ASPECT)))
+    return new_height, max(width, MIN_SIDE, int(np.ceil(new_height / MAX_ASPECT)))
+
+
 def pad_shape(image: np.ndarray) -> np.ndarray:
     """``image`` centred on black to an aspect ratio <= MAX_ASPECT and sides >= MIN_SIDE."""
     height, width = image.shape[:2]
-    new_height = max(height, MIN_SIDE, int(np.ceil(width / MAX_ASPECT)))
-    new_width = max(width, MIN_SIDE, int(np.ceil(new_height / MAX_ASPECT)))
+    new_height, new_width = padded_size(height, width)
     if (new_height, new_width) == (height, width):
         return image
     top, left = (new_height - height) // 2, (new_width - width) // 2

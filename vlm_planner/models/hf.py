@@ -38,6 +38,7 @@ weights); the processor comes from the adapter folder when it holds one, else fr
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -45,7 +46,7 @@ from pathlib import Path
 import re
 import threading
 import time
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -58,8 +59,11 @@ from vlm_planner.models.base import check_generation_args, VLMBackend
 from vlm_planner.models.hf_prompt import (media_kwargs, sends_clips_as_images, temporal_patch_size,
                                           to_hf_chat)
 from vlm_planner.models.model_card import ModelCard, read_model_card
-from vlm_planner.models.prefix_cache import keep_logits
+from vlm_planner.models.prefix_cache import accepts, prefill
+from vlm_planner.models.prepared_prompt import PreparedPrompt, PromptPreparer
+from vlm_planner.models.prompt_reuse import PromptReuse
 from vlm_planner.models.sampling import generate_samples
+from vlm_planner.models.stage_times import StageTimes
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +86,10 @@ _HINT = ('Run `vlm-planner make-tiny-model` for an offline test model, or point 
          'folder with config.json, safetensors weights and the processor files.')
 
 ADAPTER_CONFIG = 'adapter_config.json'
+#: Longest prompt (tokens) whose KV cache is kept for the next decision by default.
+DEFAULT_PROMPT_REUSE_TOKENS = 32768
+#: Prepared media units kept per frame of the progress video (images, temporal patches, slack).
+UNITS_PER_FRAME = 4
 ADAPTER_WEIGHTS = 'adapter_model.safetensors'
 
 
@@ -99,9 +107,14 @@ class TransformersBackend(VLMBackend):
         processor: the loaded processor.
     """
 
+    stages: StageTimes
+
     def __init__(self, *, path: str | Path, device: str = 'auto', dtype: str = 'auto',
                  attn_implementation: str = '', max_frames: int = 8, max_pixels: int = 448 * 448,
-                 trust_remote_code: bool = False, quantization: str = '') -> None:
+                 trust_remote_code: bool = False, quantization: str = '',
+                 keyframe_cache: bool = True,
+                 prompt_reuse_tokens: int = DEFAULT_PROMPT_REUSE_TOKENS,
+                 video_fps: float = 0.0) -> None:
         """Load the model and processor in ``path``.
 
         Args:
@@ -117,6 +130,13 @@ class TransformersBackend(VLMBackend):
             trust_remote_code: allow code shipped in the model folder to run.
             quantization: ``''`` (weights as ``dtype``), ``'4bit'`` (NF4) or ``'8bit'``; both
                 need the bitsandbytes package and a CUDA device.
+            keyframe_cache: prepare each keyframe once and keep its pixels and vision features
+                for later decisions (architectures whose frames are encoded independently:
+                Qwen2-VL, Qwen2.5-VL; the others prepare every prompt whole).
+            prompt_reuse_tokens: keep the KV cache of the last prompt up to this many tokens and
+                run the next prompt from where they differ (needs ``keyframe_cache``); 0: off.
+            video_fps: frame rate the progress video is said to have; 0: the mean rate of its
+                keyframes (see :func:`~.hf_prompt.plan_clip`).
 
         Raises:
             ConfigError: an argument is invalid, quantization lacks bitsandbytes or CUDA, or the
@@ -127,6 +147,11 @@ class TransformersBackend(VLMBackend):
             raise ConfigError(f'model.max_frames must be at least 1, got {max_frames}.')
         if max_pixels < 1:
             raise ConfigError(f'model.max_pixels must be at least 1, got {max_pixels}.')
+        if video_fps < 0:
+            raise ConfigError(f'model.video_fps must be 0 or more, got {video_fps}.')
+        if prompt_reuse_tokens < 0:
+            raise ConfigError(f'model.prompt_reuse_tokens must be 0 or more, got '
+                              f'{prompt_reuse_tokens}.')
         self.path = Path(path).expanduser()
         self.name = self.path.name
         self.device = torch.device(_resolve_device(device))
@@ -134,6 +159,7 @@ class TransformersBackend(VLMBackend):
         quantization_config = _quantization_config(quantization, self.device, self.dtype)
         self.max_frames = max_frames
         self.max_pixels = max_pixels
+        self.video_fps = video_fps
         self._lock = threading.Lock()
         self._interrupted_at = float('-inf')  # monotonic time of the last interrupt()
         _check_model_folder(self.path)
@@ -141,15 +167,18 @@ class TransformersBackend(VLMBackend):
         self.processor, self.model = _load(
             self.path, self.device, self.dtype, attn_implementation, trust_remote_code,
             quantization_config)
-        self._attach()
+        self._attach(keyframe_cache, prompt_reuse_tokens)
 
     @classmethod
     def from_model(cls, model: Any, processor: Any, *, name: str, card: ModelCard | None = None,
-                   max_frames: int = 8, max_pixels: int = 448 * 448) -> 'TransformersBackend':
+                   max_frames: int = 8, max_pixels: int = 448 * 448,
+                   video_fps: float = 0.0) -> 'TransformersBackend':
         """Wrap a model already in memory, such as one being fine-tuned, as a backend.
 
         The model is used as it is (its device, dtype and mode); the caller switches it to
         ``eval()`` before asking and owns it afterwards (:meth:`close` only drops the reference).
+        Its weights may change between calls (fine-tuning), so nothing that depends on them is
+        kept: no vision features, no KV cache.
 
         Args:
             model: a loaded ``transformers`` image-text-to-text model.
@@ -158,6 +187,7 @@ class TransformersBackend(VLMBackend):
             card: its model card (default: trained, nothing recommended).
             max_frames: most video frames sent.
             max_pixels: pixel budget per frame or image.
+            video_fps: frame rate the progress video is said to have (0: its mean rate).
         """
         backend = cls.__new__(cls)
         backend.path = Path(name)
@@ -165,20 +195,71 @@ class TransformersBackend(VLMBackend):
         parameter = next(model.parameters())
         backend.device, backend.dtype = parameter.device, parameter.dtype
         backend.max_frames, backend.max_pixels = max_frames, max_pixels
+        backend.video_fps = video_fps
         backend._lock = threading.Lock()
         backend._interrupted_at = float('-inf')
         backend.card = card or ModelCard()
         backend.processor, backend.model = processor, model
-        backend._attach()
+        backend._attach(keyframe_cache=False, prompt_reuse_tokens=0)
         return backend
 
-    def _attach(self) -> None:
+    def _attach(self, keyframe_cache: bool, prompt_reuse_tokens: int) -> None:
         """Derive what scoring and generation need from the loaded model and processor."""
         self._tokenizer = self.processor.tokenizer
         self._clips_as_images = sends_clips_as_images(self.processor)
         self._eos_ids = _eos_ids(self.model, self._tokenizer)
-        # Only the last position's logits are needed; skip the rest where the model allows.
-        self._logits_kwargs = keep_logits(self.model, 1)
+        self._cache_options = (keyframe_cache, prompt_reuse_tokens)
+        if not isinstance(getattr(self, 'stages', None), StageTimes):
+            self.stages = StageTimes()
+        vision = _vision_tower(self.model)
+        if vision is not None and vision is not getattr(self, '_watched', None):
+            self.stages.watch(vision, 'vision')
+            self._watched = vision
+        self._inputs_checked = False
+        self._preparer: PromptPreparer | None = None
+        self._reuse: PromptReuse | None = None
+        if not keyframe_cache:
+            return
+        preparer = PromptPreparer(self.processor, max_frames=self.max_frames,
+                                  max_pixels=self.max_pixels,
+                                  capacity=UNITS_PER_FRAME * (self.max_frames + 2),
+                                  video_fps=self.video_fps)
+        if not preparer.supported:
+            logger.info('%s prepares every prompt whole: %s.', self.name, preparer.reason)
+            return
+        self._preparer = preparer
+        if accepts(self.model.forward, 'mm_encoder_outputs') and \
+                callable(getattr(getattr(self.model, 'model', None), 'get_rope_index', None)):
+            self._reuse = PromptReuse(prompt_reuse_tokens)
+        else:
+            logger.info('%s cannot take precomputed vision features; every decision encodes '
+                        'its frames.', self.name)
+
+    def reset_caches(self, keyframe_cache: bool | None = None,
+                     prompt_reuse_tokens: int | None = None) -> None:
+        """Forget prepared keyframes, vision features and the kept prompt; optionally re-set them.
+
+        Call it after the model's weights or the processor's settings changed; the next assembled
+        prompt is checked against the processor again.
+
+        Args:
+            keyframe_cache: the new ``keyframe_cache`` setting (None: unchanged).
+            prompt_reuse_tokens: the new ``prompt_reuse_tokens`` setting (None: unchanged).
+        """
+        cached, tokens = self._cache_options
+        self._attach(cached if keyframe_cache is None else keyframe_cache,
+                     tokens if prompt_reuse_tokens is None else prompt_reuse_tokens)
+
+    @property
+    def caching(self) -> str:
+        """What this backend keeps between decisions, in words (for diagnostics and docs)."""
+        if self._preparer is None:
+            return 'nothing'
+        if self._reuse is None:
+            return 'prepared keyframes'
+        if self._reuse.max_tokens == 0:
+            return 'prepared keyframes, vision features'
+        return 'prepared keyframes, vision features, prompt prefix'
 
     def score_letters(self, messages: Sequence[Message], letters: Sequence[str]) -> np.ndarray:
         """Return log-probabilities of ``letters`` as the reply's first token.
@@ -193,11 +274,12 @@ class TransformersBackend(VLMBackend):
         """
         ids = self._letter_ids(letters)
         with self._lock, torch.inference_mode():
-            inputs = self._inputs(messages)
+            prompt = self._prompt(messages)
             groups = _letter_token_groups(
-                self._tokenizer, letters, ids, int(inputs['input_ids'][0, -1]))
+                self._tokenizer, letters, ids, int(prompt.inputs['input_ids'][0, -1]))
             try:
-                logits = self.model(**inputs, **self._logits_kwargs).logits[0, -1]
+                with self._prefill(prompt) as (output, _):
+                    logits = output.logits[0, -1]
             except Exception as error:  # noqa: BLE001 - any failure inside the model
                 raise _inference_error(error) from error
             scores = _letter_log_probs(logits, groups)
@@ -229,13 +311,14 @@ class TransformersBackend(VLMBackend):
             count = 1  # greedy decoding gives one reply; all requested samples are that reply
         started = time.monotonic()
         with self._lock, torch.inference_mode():
-            inputs = self._inputs(messages)
+            inputs = self._full_inputs(self._prompt(messages))
             try:
-                new_tokens = generate_samples(
-                    self.model, inputs, count, share_prefix=share_prefix, **options,
-                    max_new_tokens=max_new_tokens,
-                    stopping_criteria=StoppingCriteriaList([_Interrupted(self, started)]),
-                    pad_token_id=_pad_id(self.model, self._tokenizer))
+                with self.stages.time('decode'):
+                    new_tokens = generate_samples(
+                        self.model, inputs, count, share_prefix=share_prefix, **options,
+                        max_new_tokens=max_new_tokens,
+                        stopping_criteria=StoppingCriteriaList([_Interrupted(self, started)]),
+                        pad_token_id=_pad_id(self.model, self._tokenizer))
             except Exception as error:  # noqa: BLE001 - any failure inside the model
                 raise _inference_error(error) from error
             replies = [self._decode(row) for row in new_tokens]
@@ -271,17 +354,72 @@ class TransformersBackend(VLMBackend):
             raise InferenceError(f'answer letters {list(letters)} are not distinct tokens.')
         return ids
 
-    def _inputs(self, messages: Sequence[Message]) -> Any:
+    def _prompt(self, messages: Sequence[Message]) -> PreparedPrompt:
+        """The prompt's inputs on the model's device (pixels in the weights' dtype).
+
+        Assembled from prepared keyframes where the architecture allows; the first such prompt is
+        checked against the processor's own output, and a mismatch switches assembly off.
+        """
         if self.model is None:
             raise InferenceError(f'the backend of {self.name} is closed.')
-        inputs = prompt_inputs(self.processor, messages, max_frames=self.max_frames,
-                               max_pixels=self.max_pixels, name=self.name)
-        inputs = inputs.to(self.device)
-        for key in inputs:
-            # The vision tower expects pixels in the weights' dtype; ids and grids stay integers.
-            if key.startswith('pixel_values') and torch.is_floating_point(inputs[key]):
-                inputs[key] = inputs[key].to(self.dtype)
-        return inputs
+        with self.stages.time('prepare'):
+            if self._preparer is not None:
+                prompt = self._preparer.prepare(messages)
+                if not self._inputs_checked:
+                    self._check_assembly(messages, prompt)
+            if self._preparer is None:
+                inputs = prompt_inputs(self.processor, messages, max_frames=self.max_frames,
+                                       max_pixels=self.max_pixels, name=self.name,
+                                       video_fps=self.video_fps)
+                prompt = PreparedPrompt(dict(inputs), [], [], inputs['input_ids'][0])
+            prompt.inputs = self._on_device(prompt.inputs)
+        return prompt
+
+    def _on_device(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """``inputs`` on the model's device, pixels in the weights' dtype (the vision tower's)."""
+        moved = {}
+        for key, value in inputs.items():
+            if isinstance(value, torch.Tensor):
+                value = value.to(self.device)
+                if key.startswith('pixel_values') and torch.is_floating_point(value):
+                    value = value.to(self.dtype)
+            moved[key] = value
+        return moved
+
+    def _full_inputs(self, prompt: PreparedPrompt) -> dict[str, Any]:
+        """The prompt's inputs with its pixels, for a forward pass that encodes them itself."""
+        return self._on_device(prompt.full_inputs())
+
+    def _check_assembly(self, messages: Sequence[Message], prompt: PreparedPrompt) -> None:
+        """Compare an assembled prompt with the processor's; switch assembly off if they differ."""
+        self._inputs_checked = True
+        reference = prompt_inputs(self.processor, messages, max_frames=self.max_frames,
+                                  max_pixels=self.max_pixels, name=self.name,
+                                  video_fps=self.video_fps)
+        assembled = prompt.full_inputs()
+        differing = sorted(set(reference) ^ set(assembled)) or [
+            key for key in reference if not torch.equal(reference[key], assembled[key])]
+        if differing:
+            logger.warning('%s: prompts assembled from prepared keyframes differ from the '
+                           "processor's (%s); preparing every prompt whole instead.",
+                           self.name, ', '.join(differing))
+            self._preparer = self._reuse = None
+
+    @contextlib.contextmanager
+    def _prefill(self, prompt: PreparedPrompt, logits: int = 1) -> Iterator[tuple[Any, Any]]:
+        """Run the prompt (from the kept prefix where possible); yield (output, KV cache)."""
+        if self._reuse is None or not prompt.videos and not prompt.images:
+            with self.stages.time('prefill'):
+                output, cache = prefill(self.model, self._full_inputs(prompt), logits)
+            self.stages.add_tokens(int(prompt.inputs['input_ids'].shape[1]), 0)
+            yield output, cache
+            return
+        with self.stages.time('prefill'):
+            output, cache = self._reuse.run(self.model, prompt, self.dtype, logits)
+        stats = self._reuse.last
+        self.stages.add_tokens(stats.tokens - stats.reused, stats.reused)
+        yield output, cache
+        self._reuse.keep(cache)
 
     def _decode(self, tokens: torch.Tensor) -> Generation:
         tokens = tokens.tolist()
@@ -305,19 +443,29 @@ class TransformersBackend(VLMBackend):
         Raises:
             InferenceError: a continuation has no tokens, or the model fails.
         """
-        from vlm_planner.models.likelihood import encode_continuations, score_continuations
+        from vlm_planner.models.likelihood import (encode_continuations, score_after_prompt,
+                                                   score_continuations_naive, UNSHAREABLE)
 
         ids = encode_continuations(self._tokenizer, continuations)
         with self._lock, torch.inference_mode():
-            inputs = self._inputs(messages)
+            prompt = self._prompt(messages)
             try:
-                return score_continuations(self.model, inputs, ids, share_prefix=share_prefix)
+                scores = None
+                if share_prefix and self.model not in UNSHAREABLE:
+                    with self._prefill(prompt) as (output, cache):
+                        with self.stages.time('decode'):
+                            scores = score_after_prompt(self.model, output, cache, ids)
+                if scores is None:
+                    with self.stages.time('decode'):
+                        scores = score_continuations_naive(self.model, self._full_inputs(prompt),
+                                                           ids)
             except Exception as error:  # noqa: BLE001 - any failure inside the model
                 raise _inference_error(error) from error
+            return scores
 
 
 def prompt_inputs(processor: Any, messages: Sequence[Message], *, max_frames: int,
-                  max_pixels: int, name: str = 'the model') -> Any:
+                  max_pixels: int, name: str = 'the model', video_fps: float = 0.0) -> Any:
     """Return the processor's inputs (on the CPU) for ``messages``, ready for the reply.
 
     What every backend call sends, and what fine-tuning appends its target tokens to: the chat
@@ -329,7 +477,8 @@ def prompt_inputs(processor: Any, messages: Sequence[Message], *, max_frames: in
     """
     clips_as_images = sends_clips_as_images(processor)
     conversation, images, clips = to_hf_chat(
-        messages, max_frames, max_pixels, temporal_patch_size(processor), clips_as_images)
+        messages, max_frames, max_pixels, temporal_patch_size(processor), clips_as_images,
+        video_fps)
     try:
         text = processor.apply_chat_template(
             conversation, add_generation_prompt=True, tokenize=False)
@@ -511,6 +660,16 @@ def _load(path: Path, device: torch.device, dtype: torch.dtype, attn_implementat
     model.eval()
     logger.info('loaded %s (%s) on %s as %s', path.name, type(model).__name__, device, dtype)
     return processor, model
+
+
+def _vision_tower(model: Any) -> Any:
+    """The model's vision encoder module (for timing), or None where it has none we know."""
+    for owner in (getattr(model, 'model', None), model):
+        for name in ('visual', 'vision_tower', 'vision_model'):
+            module = getattr(owner, name, None)
+            if module is not None and callable(getattr(module, 'register_forward_hook', None)):
+                return module
+    return None
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

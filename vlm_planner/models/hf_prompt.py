@@ -43,7 +43,7 @@ import numpy as np
 from vlm_planner.core.chat import ImagePart, Message, TextPart, VideoPart
 from vlm_planner.core.frames import Frame
 from vlm_planner.errors import InferenceError
-from vlm_planner.models.framing import (fit_pixels, fit_size, pad_shape, resize,
+from vlm_planner.models.framing import (fit_pixels, fit_size, pad_shape, padded_size, resize,
                                         subsample_indices)
 
 # Frame rate reported for clips whose stamps give none (one frame, equal stamps); the rate
@@ -92,19 +92,24 @@ class _Clip:
 
     def metadata(self) -> dict[str, Any]:
         """Return the processor's video metadata; processors derive frame timestamps from it."""
-        return {'total_num_frames': len(self.frames), 'fps': self.fps,
-                'frames_indices': list(self.indices), 'duration': self.timestamps[-1],
-                'height': self.frames.shape[1], 'width': self.frames.shape[2]}
+        return clip_metadata(self.indices, self.fps, self.frames.shape[1], self.frames.shape[2])
+
+
+def clip_metadata(indices: Sequence[int], fps: float, height: int, width: int) -> dict[str, Any]:
+    """The processor's video metadata of a clip of frames at ``indices`` (counted at ``fps``)."""
+    return {'total_num_frames': len(indices), 'fps': fps, 'frames_indices': list(indices),
+            'duration': indices[-1] / fps, 'height': height, 'width': width}
 
 
 def to_hf_chat(messages: Sequence[Message], max_frames: int, max_pixels: int,
-               temporal_patch_size: int, clips_as_images: bool = False,
+               temporal_patch_size: int, clips_as_images: bool = False, video_fps: float = 0.0,
                ) -> tuple[list[dict], list[np.ndarray], list[_Clip]]:
     """Turn our messages into the HF chat format plus the prompt's images and clips.
 
     Images and clips are listed in prompt order, the order the processor matches them to the
     placeholders of the chat template. With ``clips_as_images`` each clip's frames are listed
-    among the images too (see :func:`_clip_as_images`).
+    among the images too (see :func:`_clip_as_images`). ``video_fps`` is the frame rate clips
+    are said to have (0: each clip's mean rate, see :func:`plan_clip`).
     """
     conversation, images, clips = [], [], []
     for message in messages:
@@ -116,12 +121,13 @@ def to_hf_chat(messages: Sequence[Message], max_frames: int, max_pixels: int,
                 content.append({'type': 'image'})
                 images.append(fit_pixels(part.frame.image, max_pixels))
             elif isinstance(part, VideoPart) and clips_as_images:
-                clips.append(video_clip(part.frames, max_frames, max_pixels, 1))
+                clips.append(video_clip(part.frames, max_frames, max_pixels, 1, video_fps))
                 parts, frames = _clip_as_images(clips[-1])
                 content.extend(parts)
                 images.extend(frames)
             elif isinstance(part, VideoPart):
-                clips.append(video_clip(part.frames, max_frames, max_pixels, temporal_patch_size))
+                clips.append(video_clip(part.frames, max_frames, max_pixels, temporal_patch_size,
+                                        video_fps))
                 content.append({'type': 'video'})
             else:
                 raise InferenceError(f'unsupported message part {type(part).__name__}.')
@@ -184,20 +190,70 @@ def frame_image_options(processor: Any) -> dict[str, Any]:
     return {}
 
 
-def video_clip(frames: Sequence[Frame], max_frames: int, max_pixels: int,
-               temporal_patch_size: int) -> _Clip:
-    """Return the clip sent for ``frames``: subsampled, resized, padded to the temporal patch."""
+@dataclasses.dataclass(frozen=True)
+class ClipPlan:
+    """Which frames a clip sends and at what size, decided before any pixel is touched.
+
+    Attributes:
+        frames: the chosen frames in time order, the last repeated to fill the temporal patch.
+        indices: index of each frame at ``fps``; a frame repeated as padding repeats its index.
+        fps: frame rate the indices count at.
+        height: height every frame is sent at (the newest frame's, within the pixel budget).
+        width: width every frame is sent at.
+    """
+
+    frames: tuple[Frame, ...]
+    indices: tuple[int, ...]
+    fps: float
+    height: int
+    width: int
+
+    def metadata(self) -> dict[str, Any]:
+        """Return the clip's video metadata, as the processor takes it."""
+        return clip_metadata(self.indices, self.fps, self.height, self.width)
+
+    def clip(self) -> _Clip:
+        """The clip itself: every frame padded to a safe shape and resized."""
+        return _Clip(np.stack([sized(frame, self.height, self.width) for frame in self.frames]),
+                     self.indices, self.fps)
+
+
+def plan_clip(frames: Sequence[Frame], max_frames: int, max_pixels: int,
+              temporal_patch_size: int, video_fps: float = 0.0) -> ClipPlan:
+    """Choose a clip's frames (subsampled, padded to the temporal patch) and their size.
+
+    The clip's frame rate is ``video_fps``, or with 0 the mean rate of the chosen frames (one
+    frame, or frames with equal stamps: :data:`DEFAULT_VIDEO_FPS`). Models with temporal rotary
+    positions (Qwen2.5-VL) place frames by it; a fixed rate keeps the positions of the frames
+    already sent unchanged when a keyframe is added, which lets the next prompt reuse them
+    (:mod:`.prompt_reuse`).
+    """
     if not frames:
         raise InferenceError('a video in the prompt has no frames.')
     chosen = [frames[i] for i in subsample_indices(len(frames), max_frames)]
     span = chosen[-1].stamp - chosen[0].stamp
     fps = (len(chosen) - 1) / span if len(chosen) > 1 and span > 0 else DEFAULT_VIDEO_FPS
+    fps = video_fps or fps
     # All frames take the newest frame's (safe) size so that they stack into one array.
-    newest_height, newest_width = pad_shape(chosen[-1].image).shape[:2]
-    height, width = fit_size(newest_height, newest_width, max_pixels)
-    images = [resize(pad_shape(frame.image), height, width) for frame in chosen]
-    indices = _pad_to_temporal_patch(list(range(len(images))), temporal_patch_size)
-    return _Clip(np.stack([images[i] for i in indices]), tuple(indices), fps)
+    height, width = fit_size(*padded_size(*chosen[-1].image.shape[:2]), max_pixels)
+    indices = _pad_to_temporal_patch(list(range(len(chosen))), temporal_patch_size)
+    return ClipPlan(tuple(chosen[i] for i in indices), tuple(indices), fps, height, width)
+
+
+def video_clip(frames: Sequence[Frame], max_frames: int, max_pixels: int,
+               temporal_patch_size: int, video_fps: float = 0.0) -> _Clip:
+    """Return the clip sent for ``frames``: subsampled, resized, padded to the temporal patch."""
+    return plan_clip(frames, max_frames, max_pixels, temporal_patch_size, video_fps).clip()
+
+
+def image_size(frame: Frame, max_pixels: int) -> tuple[int, int]:
+    """Height and width an image is sent at (see :func:`~.framing.fit_pixels`)."""
+    return fit_size(*padded_size(*frame.image.shape[:2]), max_pixels)
+
+
+def sized(frame: Frame, height: int, width: int) -> np.ndarray:
+    """``frame``'s image padded to a safe shape and resized to ``height`` x ``width``."""
+    return resize(pad_shape(frame.image), height, width)
 
 
 def temporal_patch_size(processor: Any) -> int:

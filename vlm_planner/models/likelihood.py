@@ -135,12 +135,23 @@ def _check_continuations(continuations: Sequence[Sequence[int]]) -> None:
 def _score_shared(model: Any, inputs: Mapping[str, Any],
                   continuations: Sequence[Sequence[int]]) -> np.ndarray | None:
     """Prefix-shared scores, or None when the model cannot share its prompt's cache."""
-    cache_argument = prefix_cache.cache_argument(model)
-    if cache_argument is None:
+    if prefix_cache.cache_argument(model) is None:
         UNSHAREABLE.add(model, 'its forward pass takes no KV cache')
         return None
     output, cache = prefix_cache.prefill(model, inputs)
-    if not prefix_cache.expandable(cache):
+    return score_after_prompt(model, output, cache, continuations)
+
+
+def score_after_prompt(model: Any, output: Any, cache: Any,
+                       continuations: Sequence[Sequence[int]]) -> np.ndarray | None:
+    """Score the continuations over a prompt already run: its ``output`` and KV ``cache``.
+
+    The cache is extended and repeated along the batch in place. Returns None (and remembers the
+    model class in :data:`UNSHAREABLE`) when the model cannot share its cache this way.
+    """
+    _check_continuations(continuations)
+    cache_argument = prefix_cache.cache_argument(model)
+    if cache_argument is None or not prefix_cache.expandable(cache):
         UNSHAREABLE.add(model, f'its cache ({type(cache).__name__}) cannot be expanded to a batch')
         return None
     targets, lengths = _right_pad(continuations, output.logits.device)

@@ -66,6 +66,7 @@ from vlm_planner.data.image_decoding import (compressed_msg_to_rgb, image_msg_to
                                              stamp_to_seconds)
 from vlm_planner.errors import ImageConversionError, VlmPlannerError
 from vlm_planner.models.base import check_scoring
+from vlm_planner.models.stage_times import stage_summary
 from vlm_planner.ros.conversions import rgb_to_image_msg
 from vlm_planner.ros.debug_image import annotate_decision
 from vlm_planner.ros.node_main import exit_now, run_node, SelfCleaningNode
@@ -422,13 +423,15 @@ class PlannerPorts:
             'manipulator_status': session.trigger.status, 'estopped': session.estopped,
             'paused': session.paused, 'dry_run': session.config.dry_run,
             'untrained_model': backend.untrained,
-            'model_trained_on': backend.card.trained_on[:200]}
+            'model_trained_on': backend.card.trained_on[:200], 'model_caching': backend.caching}
         latest = session.buffer.latest
         if latest is not None:
             values['frame_age_s'] = round(self._now() - latest.stamp, 3)
         if session.last_decision is not None:
             values['last_action'] = session.last_decision.action or '(needs help)'
             values['last_latency_s'] = round(session.last_decision.latency_s, 4)
+            if session.last_decision.stages:
+                values['last_stages'] = stage_summary(session.last_decision.stages)
         problems = '; '.join(p for p in (*session.problems.values(), *self._problems.values())
                              if p)
         if session.estopped:

@@ -60,11 +60,12 @@ class Encoder:
     """
 
     def __init__(self, processor: Any, *, max_frames: int, max_pixels: int,
-                 name: str = 'the model') -> None:
+                 name: str = 'the model', video_fps: float = 0.0) -> None:
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.max_frames = max_frames
         self.max_pixels = max_pixels
+        self.video_fps = video_fps
         self.name = name
         self.end_id = self.tokenizer.eos_token_id
         pad = self.tokenizer.pad_token_id
@@ -82,7 +83,8 @@ class Encoder:
             InferenceError: the processor rejects the prompt, or the reply has no tokens.
         """
         inputs = prompt_inputs(self.processor, item.messages, max_frames=self.max_frames,
-                               max_pixels=self.max_pixels, name=self.name)
+                               max_pixels=self.max_pixels, name=self.name,
+                               video_fps=self.video_fps)
         prompt_length = inputs[prefix_cache.TOKEN_IDS].shape[1]
         encoded = dict(append_tokens(inputs, self.reply_ids(item.target)))
         labels = encoded[prefix_cache.TOKEN_IDS].clone()

@@ -356,7 +356,8 @@ class _Run:
         processor, model, base = self._model()
         self.processor = processor
         self.encoder = Encoder(processor, max_frames=self.model_config.max_frames,
-                               max_pixels=self.model_config.pixel_budget, name=base.name)
+                               max_pixels=self.model_config.pixel_budget, name=base.name,
+                               video_fps=self.model_config.video_fps)
         examples = len(self.train_store) * len(config.kinds)
         per_step = config.batch_size * config.grad_accum * accelerator.num_processes
         total = config.steps or max(1, math.ceil((config.epochs or 1.0) * examples / per_step))
@@ -486,7 +487,8 @@ class _Run:
                 backend = TransformersBackend.from_model(
                     inner, self.processor, name=self.out.name or 'finetune',
                     max_frames=self.model_config.max_frames,
-                    max_pixels=self.model_config.pixel_budget)
+                    max_pixels=self.model_config.pixel_budget,
+                    video_fps=self.model_config.video_fps)
                 result = validate(backend, self.val_store, self.plan.strategy,
                                   self.plan.template, limit=self.config.val_limit)
             inner.train()

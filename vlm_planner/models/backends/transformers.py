@@ -50,4 +50,5 @@ def load_folder(config: ModelConfig, path: str | Path) -> VLMBackend:
         path=path, device=config.device, dtype=config.dtype,
         attn_implementation=config.attn_implementation, max_frames=config.max_frames,
         max_pixels=config.pixel_budget, trust_remote_code=config.trust_remote_code,
-        quantization=config.quantization)
+        quantization=config.quantization, keyframe_cache=config.keyframe_cache,
+        prompt_reuse_tokens=config.prompt_reuse_tokens, video_fps=config.video_fps)
