@@ -249,11 +249,13 @@ def qwen_config(size: Size, template: Any) -> Qwen2_5_VLConfig:
         vision_end_token_id=template.vision_end_token_id, tie_word_embeddings=False)
 
 
-def build_model(config: Qwen2_5_VLConfig, device: str, dtype: torch.dtype) -> Any:
+def build_model(config: Qwen2_5_VLConfig, device: str, dtype: torch.dtype,
+                attn_implementation: str = '') -> Any:
     """A random model of ``config`` created directly on ``device`` in ``dtype``."""
     torch.manual_seed(0)
+    options = {'attn_implementation': attn_implementation} if attn_implementation else {}
     with torch.device(device):
-        model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=dtype)
+        model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=dtype, **options)
     model.to(device)  # a no-op unless a transformers version ignores the device context
     # No end-of-sequence token: every reply runs to max_new_tokens, the worst case.
     model.generation_config = GenerationConfig(pad_token_id=config.text_config.pad_token_id)
@@ -261,13 +263,14 @@ def build_model(config: Qwen2_5_VLConfig, device: str, dtype: torch.dtype) -> An
 
 
 def load_backend(size: Size, device: str, keyframe_cache: bool = False,
-                 keyframes: int = 0) -> TransformersBackend:
+                 keyframes: int = 0, attn_implementation: str = '') -> TransformersBackend:
     """The planner's backend on the tiny build, with its model swapped for one of ``size``.
 
     Without ``keyframe_cache`` (here the default) every call prepares, encodes and runs its
     prompt afresh, so repeated runs of one prompt measure one decision each (with it, a repeat
     would reuse the previous run's prompt; ``bench_latency.py`` measures that). ``keyframes``
-    overrides the size's progress-video length.
+    overrides the size's progress-video length; ``attn_implementation`` picks the attention
+    kernel (``sdpa``, ``flash_attention_2``; empty: the transformers default).
     """
     dtype = 'bfloat16' if device == 'cuda' else 'float32'
     backend = TransformersBackend(path=ensure_tiny_model(), device=device, dtype=dtype,
@@ -275,7 +278,7 @@ def load_backend(size: Size, device: str, keyframe_cache: bool = False,
                                   keyframe_cache=keyframe_cache)
     config = qwen_config(size, backend.model.config)
     backend.model = None  # drop the tiny model before allocating the large one
-    backend.model = build_model(config, device, backend.dtype)
+    backend.model = build_model(config, device, backend.dtype, attn_implementation)
     for processor in (backend.processor.image_processor, backend.processor.video_processor):
         processor.size = SizeDict(shortest_edge=min(processor.size.shortest_edge, size.pixels),
                                   longest_edge=size.pixels)

@@ -81,6 +81,7 @@ def result_record(item: EvalItem, model: str, decision) -> dict[str, Any]:
         'latency_s': decision.latency_s, 'tokens': decision.tokens,
         'untrained': decision.untrained, 'decision_time': item.decision_time,
         'keyframe_stamps': list(decision.keyframe_stamps), 'rationale': decision.rationale,
+        'stages': decision.stages,
     }
 
 
