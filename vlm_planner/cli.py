@@ -186,11 +186,15 @@ def cmd_plan(args) -> int:
 def cmd_eval(args) -> int:
     """Evaluate models and strategies on recorded data sets; write results and a report."""
     from vlm_planner.data.episodes import load_dataset
+    from vlm_planner.eval.export import write_csv
     from vlm_planner.eval.report import write_report
+    from vlm_planner.eval.results import labelled
     from vlm_planner.eval.runner import Evaluation
 
     names = dataset_names(args.data)
-    datasets = [load_dataset(path, name=name, video_root=args.video_root)
+    datasets = [load_dataset(path, name=name, video_root=args.video_root,
+                             fps=dict(args.frame_rate or ()) or None,
+                             sampling=args.egoplan_sampling)
                 for path, name in zip(args.data, names)]
     strategies = [s.strip() for s in args.strategies.split(',') if s.strip()]
     models = args.model
@@ -199,16 +203,32 @@ def cmd_eval(args) -> int:
         from vlm_planner.models.spec import spec_from_parameters
         models = [spec_from_parameters(settings.complete(dict(args.overrides)))]
     run = Evaluation(datasets, models, strategies, args.out, overrides=dict(args.overrides),
-                     limit=args.limit, blank_frames=args.blank_frames)
+                     limit=args.limit, blank_frames=args.blank_frames, seed=args.seed)
+    runs = ', '.join(f'{name} as run {run_id}' for name, run_id in run.runs.items())
     print(f'{run.total} decisions: {len(datasets)} data set(s) x {len(models)} model(s) x '
-          f'{len(strategies)} strateg{"y" if len(strategies) == 1 else "ies"}; '
+          f'{len(strategies)} strateg{"y" if len(strategies) == 1 else "ies"} ({runs}); '
           f'{run.done} already in {run.store.path}', flush=True)
     records = run.run(progress=not args.quiet)
-    report = write_report(records, args.out)
-    print(f'results: {run.store.path}\nreport:  {report}')
+    report, table = write_report(labelled(records), args.out), write_csv(records, args.out)
+    print(f'results: {run.store.path}\nreport:  {report}\ntable:   {table}')
     for failure in run.failures:
         print(f'skipped (rerun to retry): {failure}', file=sys.stderr)
     return 1 if run.failures else 0
+
+
+def cmd_report(args) -> int:
+    """Re-render an evaluation folder's report and CSV table from its results."""
+    from vlm_planner.eval.export import write_csv
+    from vlm_planner.eval.report import write_report
+    from vlm_planner.eval.results import labelled, read_records, RESULTS_FILE
+
+    records = read_records(Path(args.folder) / RESULTS_FILE)
+    if not records:
+        raise ConfigError(f'{args.folder} has no results yet; run `vlm-planner eval --out '
+                          f'{args.folder} ...` first.')
+    report, table = write_report(labelled(records), args.folder), write_csv(records, args.folder)
+    print(f'{len(records)} results\nreport: {report}\ntable:  {table}')
+    return 0
 
 
 def cmd_distance(args) -> int:
@@ -225,7 +245,8 @@ def cmd_distance(args) -> int:
     options = Options(samples=args.samples, bootstrap=args.bootstrap, seed=args.seed)
     values = settings.complete(dict(args.overrides))
     names = unique_names(dataset_names(args.data), args.data)
-    datasets = [load_dataset(path, name=name, video_root=args.video_root)
+    datasets = [load_dataset(path, name=name, video_root=args.video_root,
+                             fps=dict(args.frame_rate or ()) or None)
                 for path, name in zip(args.data, names)]
     visual = visual_embedder(args.embedder, values)
     text = text_embedder(args.text_embedder, values)
@@ -244,8 +265,9 @@ def cmd_play(args) -> int:
         raise ConfigError('--record-topics needs --record OUT (the bag folder to write).')
     count = play_bag(args.bag, rate=args.rate, loop=args.loop, topics=args.topics,
                      remap=parse_remaps(args.remap), start_offset=args.start_offset,
-                     clock_rate=args.clock, delay=args.delay, record=args.record,
-                     record_topics=args.record_topics, storage=args.storage, linger=args.linger)
+                     clock_rate=args.clock, delay=args.delay, wait_for=args.wait_for,
+                     record=args.record, record_topics=args.record_topics, storage=args.storage,
+                     linger=args.linger)
     print(f'published {count} messages'
           + (f'; recorded into {args.record}' if args.record else ''))
     return 0
@@ -340,7 +362,8 @@ def cmd_finetune(args) -> int:
     config = from_arguments(args)
     files = [*args.data, *args.val]
     names = dataset_names(files)
-    datasets = [load_dataset(path, name=name, video_root=args.video_root)
+    datasets = [load_dataset(path, name=name, video_root=args.video_root,
+                             fps=dict(args.frame_rate or ()) or None)
                 for path, name in zip(files, names)]
     overrides = dict(args.overrides)
     job = FinetuneJob(
@@ -348,7 +371,8 @@ def cmd_finetune(args) -> int:
         out=Path(args.out), config=config, overrides=overrides,
         sources={name: str(Path(path).resolve()) for name, path in zip(names, files)},
         command=command_line(config, data=args.data, val=args.val, model=args.model,
-                             out=args.out, overrides=overrides, video_root=args.video_root))
+                             out=args.out, overrides=overrides,
+                             video_root=' '.join(args.video_root or ())))
     try:
         result = finetune(job, progress=not args.quiet)
     except KeyboardInterrupt:
@@ -446,6 +470,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help='any planner parameter, e.g. strategy.scoring:=likelihood')
     plan.set_defaults(func=cmd_plan)
 
+    from vlm_planner.data.egoplan import frame_rate, SAMPLINGS
+    video_root_help = ('folders of the videos or frame folders of EgoPlan-Bench files, searched '
+                       'in order: the EgoPlan data root (EPIC-KITCHENS/, Ego4D/v1_288p/), or an '
+                       'EPIC-KITCHENS frame root and an Ego4D video folder')
+    frame_rate_help = ('frame rate of EgoPlan-Bench frame folders, per video source (e.g. '
+                       'EpicKitchens=60) or for every source not named (e.g. 50); videos carry '
+                       'their own (default: 30)')
     evaluate = sub.add_parser('eval', help='score models and strategies on recorded decision '
                                            'points (rosbag2 + annotations, EgoPlan-Bench)')
     evaluate.add_argument('--data', nargs='+', required=True, metavar='PATH',
@@ -455,8 +486,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help='models to compare, each ' + MODEL_HELP)
     evaluate.add_argument('--strategies', default='base', metavar='LIST',
                           help='comma-separated, e.g. base,cot,reflect,consistency')
-    evaluate.add_argument('--video-root', metavar='DIR',
-                          help='folder of the videos or frame folders of EgoPlan-Bench files')
+    evaluate.add_argument('--video-root', nargs='+', metavar='DIR', help=video_root_help)
+    evaluate.add_argument('--frame-rate', nargs='+', type=frame_rate, metavar='SOURCE=FPS',
+                          help=frame_rate_help)
+    evaluate.add_argument('--egoplan-sampling', choices=SAMPLINGS,
+                          help="frames of EgoPlan-Bench items: 'keyframes', the robot's keyframe "
+                               "buffer over the task's progress (default), or 'uniform', "
+                               "EgoPlan-Bench's protocol: keyframes.max_count frames evenly "
+                               'spaced, the current observation last (config/'
+                               'egoplan_protocol.yaml)')
     evaluate.add_argument('--out', required=True, metavar='DIR',
                           help='output folder; rerun with the same folder to resume')
     evaluate.add_argument('--limit', type=int, default=0,
@@ -465,12 +503,20 @@ def build_parser() -> argparse.ArgumentParser:
                           help='control run: every frame replaced by a uniform grey one, so '
                                'the accuracy shows what the model gets without looking (it '
                                'should fall to chance); models are named NAME+blank-frames')
+    evaluate.add_argument('--seed', type=int, default=0,
+                          help='seed of sampled replies (self-consistency), one per item derived '
+                               'from it, so a rerun repeats them (default 0); part of the run')
     evaluate.add_argument('--quiet', action='store_true', help='no progress bar')
     evaluate.add_argument('-p', '--param', dest='overrides', type=_override, action='append',
                           default=[], metavar='NAME:=VALUE',
                           help='planner parameter for every run, e.g. '
                                'strategy.scoring:=likelihood')
     evaluate.set_defaults(func=cmd_eval)
+
+    report = sub.add_parser('report', help='re-render the report and results.csv of an eval '
+                                           'output folder from its results.jsonl')
+    report.add_argument('folder', metavar='DIR', help='output folder of `vlm-planner eval`')
+    report.set_defaults(func=cmd_report)
 
     from vlm_planner.distance.embedders import (DEFAULT_TEXT, DEFAULT_VISUAL, TEXT_FORMS,
                                                 VISUAL_FORMS)
@@ -494,8 +540,9 @@ def build_parser() -> argparse.ArgumentParser:
                                '(default: 200)')
     distance.add_argument('--seed', type=int, default=0,
                           help='seed of the item, frame and bootstrap draws (default: 0)')
-    distance.add_argument('--video-root', metavar='DIR',
-                          help='folder of the videos or frame folders of EgoPlan-Bench files')
+    distance.add_argument('--video-root', nargs='+', metavar='DIR', help=video_root_help)
+    distance.add_argument('--frame-rate', nargs='+', type=frame_rate, metavar='SOURCE=FPS',
+                          help=frame_rate_help)
     distance.add_argument('--out', metavar='DIR',
                           help='also write distance.json here, and with three or more data sets '
                                'distance_visual.png and distance_text.png (default: print only)')
@@ -525,9 +572,12 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument('--delay', type=float, default=1.0, metavar='S',
                       help='wait this long before the first message, so subscribers in other '
                            'processes are matched (default: 1)')
+    play.add_argument('--wait-for', nargs='+', action='extend', default=[], metavar='TOPIC',
+                      help='first wait until these topics (as published, after --remap) have a '
+                           'subscriber, e.g. /image for a planner still loading its model')
     play.add_argument('--record', metavar='OUT',
                       help="meanwhile record the planner's decision and action topics into this "
-                           'new bag folder')
+                           "new bag folder, stamped with the recording's time")
     play.add_argument('--record-topics', nargs='+', action='extend', default=[],
                       metavar='TOPIC[:TYPE]',
                       help='topics to record (default: decision action); TYPE defaults to '
@@ -627,8 +677,9 @@ def build_parser() -> argparse.ArgumentParser:
                            'or a LoRA adapter folder')
     tune.add_argument('--out', required=True, metavar='DIR',
                       help='output folder, new or empty; rerun the same command to resume')
-    tune.add_argument('--video-root', metavar='DIR',
-                      help='folder of the videos or frame folders of EgoPlan-Bench files')
+    tune.add_argument('--video-root', nargs='+', metavar='DIR', help=video_root_help)
+    tune.add_argument('--frame-rate', nargs='+', type=frame_rate, metavar='SOURCE=FPS',
+                      help=frame_rate_help)
     tune.add_argument('--quiet', action='store_true', help='no progress bars')
     tune.add_argument('-p', '--param', dest='overrides', type=_override, action='append',
                       default=[], metavar='NAME:=VALUE',

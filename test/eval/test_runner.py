@@ -98,11 +98,30 @@ def test_rerun_skips_finished_results_and_does_not_load_the_model(tmp_path, tiny
     assert loader.loads == 1
     assert finished.passes == 0, 'a finished data set was replayed'
     assert grown.passes == 1
-    more = Evaluation([MemoryDataset('mem', 2)], ['tiny'], ['base', 'cot'], tmp_path,
-                      overrides={'strategy.max_new_tokens': 4})
+    more = Evaluation([MemoryDataset('mem', 2)], ['tiny'], ['base', 'cot'], tmp_path)
     records = more.run(progress=False)
     assert sorted((r['dataset'], r['strategy']) for r in records) == [
         ('mem', 'base'), ('mem', 'base'), ('mem', 'cot'), ('mem', 'cot'), ('new', 'base')]
+
+
+def test_a_rerun_with_other_settings_is_a_separate_run(tmp_path, tiny_model_cache):
+    first = Evaluation([MemoryDataset('mem', 2)], ['tiny'], ['base'], tmp_path)
+    first.run(progress=False)
+    loader = CountingLoader()
+    other = Evaluation([MemoryDataset('mem', 2)], ['tiny'], ['base'], tmp_path,
+                       overrides={'keyframes.max_count': 2}, backend_loader=loader)
+    assert other.runs['tiny-qwen2_5_vl'] != first.runs['tiny-qwen2_5_vl'] and other.done == 0
+    records = other.run(progress=False)
+    assert loader.loads == 1 and len(records) == 4
+    assert {r['run'] for r in records} == {first.runs['tiny-qwen2_5_vl'],
+                                           other.runs['tiny-qwen2_5_vl']}
+    runs = json.loads((tmp_path / 'runs.json').read_text())
+    assert runs[other.runs['tiny-qwen2_5_vl']]['settings']['keyframes.max_count'] == 2
+    assert runs[first.runs['tiny-qwen2_5_vl']]['settings']['keyframes.max_count'] == 8
+    # The same settings again: nothing left to do.
+    again = Evaluation([MemoryDataset('mem', 2)], ['tiny'], ['base'], tmp_path,
+                       overrides={'keyframes.max_count': 2}, backend_loader=loader)
+    assert again.done == 2 and len(again.run(progress=False)) == 4 and loader.loads == 1
 
 
 def test_a_failing_item_is_reported_and_left_for_the_next_run(tmp_path, tiny_model_cache):
@@ -156,7 +175,7 @@ def test_results_file_drops_a_cut_off_last_line_and_refuses_garbage(tmp_path):
     good = {'dataset': 'd', 'item_id': '1', 'model': 'm', 'strategy': 's'}
     path.write_text(json.dumps(good) + '\n' + '{"dataset": "d", "item_')
     store = ResultStore(path)
-    assert store.records == [good] and ('d', '1', 'm', 's') in store
+    assert store.records == [good] and ('d', '1', 'm', 's', '') in store
     assert path.read_text() == json.dumps(good) + '\n'
     store.append({**good, 'item_id': '2'})
     assert len(ResultStore(path)) == 2

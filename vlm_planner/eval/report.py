@@ -16,8 +16,9 @@
 
 :func:`write_report` writes into one folder:
 
-* ``report.md``: headline table, accuracy per data set and per task, paired comparisons with
-  their significance, answer-position bias, and the plots embedded with relative links;
+* ``report.md``: headline table, accuracy per data set, per task and (EgoPlan-Bench2) per domain,
+  paired comparisons with their significance, answer-position bias, and the plots embedded with
+  relative links; on EgoPlan-Bench items, the published reference figures beside the results;
 * ``accuracy.png``: accuracy per model and strategy with 95% intervals and the chance level;
 * ``confusion_<model>_<strategy>.png``: correct against chosen action, rows normalised;
 * ``latency.png``: the latency distribution of each model and strategy.
@@ -28,6 +29,7 @@ temporary name and renamed over the target, so a crash never leaves half a file.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 import re
 from typing import Any, Iterable, Iterator, Sequence
@@ -35,6 +37,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from vlm_planner.atomic_file import atomic_path
+from vlm_planner.data.egoplan import EGOPLAN_BENCH
 from vlm_planner.eval import metrics
 from vlm_planner.eval.metrics import AccuracyRow, Comparison, GroupSummary, Record
 from vlm_planner.plots import figure, save_png
@@ -50,6 +53,24 @@ UNTRAINED_WARNING = ('**Warning: untrained model: accuracy is chance-level by co
                      'that the pipeline works.')
 #: Latency axis goes logarithmic when the slowest decision is this many times the fastest.
 LOG_SPREAD = 20.0
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedFigure:
+    """An accuracy a paper reports, shown beside a benchmark's results and never measured here."""
+
+    system: str
+    accuracy: float
+
+
+#: Published accuracies on EgoPlan-Bench's validation set, beside the results on its items.
+EGOPLAN_PUBLISHED = (PublishedFigure('Video-LLaMA (vanilla)', 0.304),
+                     PublishedFigure('Video-LLaMA fine-tuned on EgoPlan-IT (EgoPlan-Video-LLaMA)',
+                                     0.444))
+#: Questions of the validation set the published figures were measured on.
+EGOPLAN_VALIDATION_SIZE = 3355
+EGOPLAN_CITATION = ('Chen et al., "EgoPlan-Bench: Benchmarking Multimodal Large Language Models '
+                    'for Human-Level Planning", arXiv:2312.06722')
 
 
 def write_report(records: Iterable[Record], out_dir: str | Path) -> Path:
@@ -95,8 +116,10 @@ def render_markdown(records: Sequence[Record], summaries: Sequence[GroupSummary]
     lines += _overview(records)
     sections = [
         ('Headline', _headline_table(summaries)),
+        *_published_section(records),
         ('Accuracy per data set', _accuracy_table(metrics.accuracy_by(records, 'dataset'))),
         ('Accuracy per task', _accuracy_table(metrics.accuracy_by(records, 'task'))),
+        *_domain_section(records),
         ('Paired comparisons', _comparison_section(metrics.paired_comparison(records))),
         ('Answer-position bias', _position_section(summaries)),
         ('Plots', _image_lines(images)),
@@ -108,8 +131,7 @@ def render_markdown(records: Sequence[Record], summaries: Sequence[GroupSummary]
 
 def _overview(records: Sequence[Record]) -> list[str]:
     datasets = sorted({str(r['dataset']) for r in records})
-    items = {(str(r['dataset']), str(r['item_id'])) for r in records}
-    return [f'{len(records)} decisions over {len(items)} items from '
+    return [f'{len(records)} decisions over {_n_items(records)} items from '
             f'{len(datasets)} data set(s): {", ".join(_esc(d) for d in datasets)}.', '']
 
 
@@ -136,6 +158,41 @@ def _accuracy_table(rows: Sequence[AccuracyRow]) -> list[str]:
     body = [[r.value, r.model, r.strategy, str(r.n),
              f'{_pct(r.accuracy)} [{_pct(r.ci_low)}, {_pct(r.ci_high)}]'] for r in rows]
     return _table(header, body)
+
+
+def _domain_section(records: Sequence[Record]) -> list[tuple[str, list[str]]]:
+    """Accuracy per EgoPlan-Bench2 domain, when any record has one."""
+    with_domain = [r for r in records if r.get('domain')]
+    if not with_domain:
+        return []
+    left_out = len(records) - len(with_domain)
+    notes = ['', f'EgoPlan-Bench2 items by their domain; {left_out} decision(s) on items without '
+             'a domain are left out.' if left_out else 'EgoPlan-Bench2 items by their domain.']
+    return [('Accuracy per domain',
+             _accuracy_table(metrics.accuracy_by(with_domain, 'domain')) + notes)]
+
+
+def _published_section(records: Sequence[Record]) -> list[tuple[str, list[str]]]:
+    """This evaluation's EgoPlan-Bench accuracy beside the published figures, when it has any."""
+    egoplan = [r for r in records if r.get('benchmark') == EGOPLAN_BENCH]
+    if not egoplan:
+        return []
+    header = ['system', 'n', 'accuracy [95% CI]', 'figure']
+    rows = [[f'{r.model} / {r.strategy}', str(r.n),
+             f'{_pct(r.accuracy)} [{_pct(r.ci_low)}, {_pct(r.ci_high)}]', 'this evaluation']
+            for r in metrics.accuracy_by(egoplan, 'benchmark')]
+    rows += [[f.system, f'{EGOPLAN_VALIDATION_SIZE:,}', _pct(f.accuracy),
+              '**published**, not measured here'] for f in EGOPLAN_PUBLISHED]
+    notes = ['', f'Published figures: {EGOPLAN_CITATION}, on the EgoPlan-Bench validation set '
+             f'({EGOPLAN_VALIDATION_SIZE:,} questions), with uniformly sampled frames and the '
+             'lowest-loss answer. Compare only a row that answered the same questions the same '
+             'way (config/egoplan_protocol.yaml, docs/datasets.md); this evaluation answered '
+             f'{_n_items(egoplan)} EgoPlan-Bench question(s).']
+    return [('EgoPlan-Bench: published reference figures', _table(header, rows) + notes)]
+
+
+def _n_items(records: Sequence[Record]) -> int:
+    return len({(str(r['dataset']), str(r['item_id'])) for r in records})
 
 
 def _comparison_section(comparisons: Sequence[Comparison]) -> list[str]:

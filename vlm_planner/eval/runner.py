@@ -16,13 +16,16 @@
 
 For every model, every data set item and every strategy, the planner decides exactly as the live
 node would (same keyframe buffer, prompts, strategies and planner) and one result line is appended
-to ``<out>/results.jsonl``. Finished results are skipped on a rerun, so a killed evaluation
-resumes where it stopped.
+to ``<out>/results.jsonl``. Finished results of the same run (model, settings and seed, see
+:mod:`.provenance`) are skipped on a rerun, so a killed evaluation resumes where it stopped, and
+one rerun with other settings is evaluated as a run of its own. Sampled replies are seeded per
+item (:func:`item_seed`), so a rerun repeats them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -37,14 +40,13 @@ from vlm_planner.core.planner import Planner
 from vlm_planner.core.strategies import make_strategy
 from vlm_planner.data.items import Dataset, EvalItem
 from vlm_planner.errors import ConfigError, VlmPlannerError
-from vlm_planner.eval.results import ResultStore
+from vlm_planner.eval.provenance import run_id, run_identity
+from vlm_planner.eval.results import folder_lock, record_runs, RESULTS_FILE, ResultStore
 from vlm_planner.models.base import check_scoring
 from vlm_planner.models.factory import load_backend
 from vlm_planner.models.spec import apply_model_spec, model_name, ModelSpec, parse_model_spec
 
 logger = logging.getLogger(__name__)
-
-RESULTS_FILE = 'results.jsonl'
 
 #: Appended to a model's name in a blank-frame control run.
 BLANK_SUFFIX = '+blank-frames'
@@ -65,11 +67,18 @@ def _check_unique(names: Sequence[str], what: str) -> None:
                           'rename one of them.')
 
 
-def result_record(item: EvalItem, model: str, decision) -> dict[str, Any]:
+def item_seed(seed: int, item: EvalItem, strategy: str) -> int:
+    """The sampling seed of one item and strategy: stable across reruns and machines."""
+    text = f'{seed}/{item.dataset}/{item.item_id}/{strategy}'
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], 'little') & 0x7FFFFFFF
+
+
+def result_record(item: EvalItem, model: str, decision, run: str = '',
+                  seed: int | None = None) -> dict[str, Any]:
     """One results.jsonl line: the item's ground truth beside the planner's decision."""
     return {
         'dataset': item.dataset, 'item_id': item.item_id, 'task': item.task, 'model': model,
-        'strategy': decision.strategy, 'goal': item.goal,
+        'strategy': decision.strategy, 'run': run, 'seed': seed, 'goal': item.goal,
         'candidates': [a.label for a in item.candidates],
         'candidate_verbs': [a.verb for a in item.candidates],
         'candidate_nouns': [a.noun for a in item.candidates],
@@ -91,7 +100,8 @@ class Evaluation:
     def __init__(self, datasets: Sequence[Dataset], models: Sequence[str | ModelSpec],
                  strategies: Sequence[str], out_dir: str | Path, *,
                  overrides: dict[str, Any] | None = None, limit: int = 0,
-                 blank_frames: bool = False, backend_loader: Callable = load_backend) -> None:
+                 blank_frames: bool = False, seed: int = 0,
+                 backend_loader: Callable = load_backend) -> None:
         """Check the run's settings before anything heavy happens.
 
         Args:
@@ -105,6 +115,8 @@ class Evaluation:
             blank_frames: a control: every frame is replaced by a uniform grey one of its size,
                 so the accuracy shows what the model gets from the text alone (it should fall
                 to chance); the models are named ``<name>+blank-frames``.
+            seed: the evaluation's seed; each item's sampled replies start from a seed derived
+                from it (:func:`item_seed`).
             backend_loader: turns a ModelConfig into a backend (tests pass a recording one).
         """
         self.datasets = list(datasets)
@@ -128,8 +140,13 @@ class Evaluation:
         _check_unique(self.strategies, 'strategies')
         self.limit = limit
         self.blank_frames = blank_frames
+        self.seed = seed
         self.out_dir = Path(out_dir)
         self.store = ResultStore(self.out_dir / RESULTS_FILE)
+        #: Per model name: the run's identity and id (what produced its results).
+        self.identities = {name: run_identity(values, blank_frames=blank_frames, seed=seed)
+                           for name, values in self._values.items()}
+        self.runs = {name: run_id(identity) for name, identity in self.identities.items()}
         self.failures: list[str] = []
         self._load_backend = backend_loader
         for values in self._values.values():
@@ -149,18 +166,30 @@ class Evaluation:
 
         Other runs sharing the folder (another model, the blank-frame control) do not count.
         """
-        datasets, models = {d.name for d in self.datasets}, {m.name for m in self.models}
+        datasets = {d.name for d in self.datasets}
         found = sum(1 for r in self.store.records if r['dataset'] in datasets
-                    and r['model'] in models and r['strategy'] in self.strategies)
+                    and self.runs.get(r['model']) == r.get('run')
+                    and r['strategy'] in self.strategies)
         return min(found, self.total)
 
     def run(self, progress: bool = True) -> list[dict[str, Any]]:
-        """Evaluate everything not yet in the results file; return all results."""
-        with tqdm(total=self.total, initial=self.done, unit='decision',
-                  desc='evaluating', disable=not progress) as bar:
-            for model in self.models:
-                self._run_model(model, bar)
+        """Evaluate everything not yet in the results file; return all results.
+
+        Raises:
+            ResultsError: another evaluation is writing the output folder.
+        """
+        with folder_lock(self.out_dir):
+            record_runs(self.out_dir, {self.runs[name]: {'model': name, **identity}
+                                       for name, identity in self.identities.items()})
+            with tqdm(total=self.total, initial=self.done, unit='decision',
+                      desc='evaluating', disable=not progress) as bar:
+                for model in self.models:
+                    self._run_model(model, bar)
         return self.store.records
+
+    def _key(self, item_id: str, dataset: str, model: ModelSpec,
+             strategy: str) -> tuple[str, ...]:
+        return (dataset, item_id, model.name, strategy, self.runs[model.name])
 
     def _run_model(self, model: ModelSpec, bar: tqdm) -> None:
         values = self._values[model.name]
@@ -170,7 +199,7 @@ class Evaluation:
                 continue  # not even replayed: reading a long recording takes a while
             for item in self._items(dataset, values):
                 todo = [s for s in self.strategies
-                        if (item.dataset, item.item_id, model.name, s) not in self.store]
+                        if self._key(item.item_id, item.dataset, model, s) not in self.store]
                 if not todo:
                     continue
                 if backend is None:
@@ -186,7 +215,7 @@ class Evaluation:
 
     def _finished(self, dataset: Dataset, model: ModelSpec) -> bool:
         """Whether every item of ``dataset`` has a result for every strategy with ``model``."""
-        return all((dataset.name, item_id, model.name, strategy) in self.store
+        return all(self._key(item_id, dataset.name, model, strategy) in self.store
                    for item_id in dataset.item_ids() for strategy in self.strategies)
 
     def _items(self, dataset: Dataset, values: dict[str, Any]) -> Iterable[EvalItem]:
@@ -198,7 +227,9 @@ class Evaluation:
     def _evaluate(self, item: EvalItem, model: ModelSpec, strategy: str, backend,
                   values: dict[str, Any]) -> None:
         config = settings.strategy_config({**values, 'strategy.name': strategy})
+        seed = item_seed(self.seed, item, strategy)
         try:
+            backend.reseed(seed)
             planner = Planner(backend, ActionLibrary(item.candidates, name=item.dataset),
                               make_strategy(config, settings.load_template(values)))
             decision = planner.decide(item.goal, item.frames,
@@ -209,4 +240,4 @@ class Evaluation:
             logger.error('skipped %s', message)
             self.failures.append(message)
             return
-        self.store.append(result_record(item, model.name, decision))
+        self.store.append(result_record(item, model.name, decision, self.runs[model.name], seed))

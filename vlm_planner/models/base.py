@@ -57,6 +57,17 @@ class VLMBackend(abc.ABC):
     #: (the planner resets it before each decision and records it); None where not measured.
     stages: StageTimes | None = None
 
+    #: Seed of the next sampled generation (:meth:`reseed`); None: the random state as it is.
+    sampling_seed: int | None = None
+
+    def reseed(self, seed: int | None) -> None:
+        """Make sampled replies from now on repeatable: each sampled generation starts at ``seed``.
+
+        The evaluator sets one seed per item, so a rerun repeats self-consistency's samples;
+        None restores the free-running random state. Backends that cannot seed ignore it.
+        """
+        self.sampling_seed = seed
+
     @property
     def caching(self) -> str:
         """What the backend keeps between decisions to answer faster, in words."""

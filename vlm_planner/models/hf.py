@@ -311,6 +311,8 @@ class TransformersBackend(VLMBackend):
             count = 1  # greedy decoding gives one reply; all requested samples are that reply
         started = time.monotonic()
         with self._lock, torch.inference_mode():
+            if temperature > 0 and self.sampling_seed is not None:
+                torch.manual_seed(self.sampling_seed)
             inputs = self._full_inputs(self._prompt(messages))
             try:
                 with self.stages.time('decode'):

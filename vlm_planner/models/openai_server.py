@@ -180,6 +180,8 @@ class OpenAIServerBackend(VLMBackend):
         check_generation_args(num_samples, temperature, max_new_tokens)
         body = {'messages': self._chat(messages), 'temperature': float(temperature),
                 'max_tokens': max_new_tokens}
+        if self.sampling_seed is not None:
+            body['seed'] = self.sampling_seed  # vLLM and SGLang seed the request's sampling
         if temperature == 0:
             return self._sample(body, 1)[:1] * num_samples
         replies = self._sample(body, num_samples)
