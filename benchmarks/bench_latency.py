@@ -71,7 +71,7 @@ PREFIX_PROMPT = Path(__file__).resolve().parents[1] / 'config' / 'prompt_prefix_
 #: Strategy settings measured, by name.
 STRATEGIES = {
     'base (letter)': {'name': 'base'},
-    'base (likelihood, K = 4)': {'name': 'base', 'scoring': 'likelihood'},
+    'base (likelihood K=4)': {'name': 'base', 'scoring': 'likelihood'},
     'cot': {'name': 'cot'},
     'reflect': {'name': 'reflect'},
     'consistency (N = 5)': {'name': 'consistency', 'samples': 5},

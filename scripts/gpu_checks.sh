@@ -34,4 +34,4 @@ $PY benchmarks/bench_latency.py --device cuda --size 7b --keyframes 16 --decisio
   | tee "$OUT/latency.md"
 $PY benchmarks/bench_scoring.py --device cuda --size 7b | tee "$OUT/scoring.md"
 $PY benchmarks/bench_latency.py --device cuda --size 7b --keyframes 16 --decisions 8 \
-  --strategies 'base (letter),base (likelihood, K = 4)' --compile | tee "$OUT/latency_compiled.md"
+  --strategies 'base (letter),base (likelihood K=4)' --compile | tee "$OUT/latency_compiled.md"
