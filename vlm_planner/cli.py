@@ -30,6 +30,7 @@ import yaml
 
 from vlm_planner.data.names import dataset_names
 from vlm_planner.errors import ConfigError, VlmPlannerError
+from vlm_planner.params import read_params_file
 
 
 def _override(text: str) -> tuple[str, object]:
@@ -192,23 +193,33 @@ def cmd_eval(args) -> int:
     from vlm_planner.eval.runner import Evaluation
 
     names = dataset_names(args.data)
-    datasets = [load_dataset(path, name=name, video_root=args.video_root,
-                             fps=dict(args.frame_rate or ()) or None,
-                             sampling=args.egoplan_sampling)
+    data_options = {'fps': dict(args.frame_rate or ()) or None,
+                    'sampling': args.egoplan_sampling}
+    datasets = [load_dataset(path, name=name, video_root=args.video_root, **data_options)
                 for path, name in zip(args.data, names)]
     strategies = [s.strip() for s in args.strategies.split(',') if s.strip()]
+    # A parameter file's values, then -p on top.
+    overrides = {**(read_params_file(args.params) if args.params else {}),
+                 **dict(args.overrides)}
     models = args.model
     if not models:  # the parameters choose (default: the tiny model)
         from vlm_planner import settings
         from vlm_planner.models.spec import spec_from_parameters
-        models = [spec_from_parameters(settings.complete(dict(args.overrides)))]
-    run = Evaluation(datasets, models, strategies, args.out, overrides=dict(args.overrides),
-                     limit=args.limit, blank_frames=args.blank_frames, seed=args.seed)
+        models = [spec_from_parameters(settings.complete(overrides))]
+    run = Evaluation(datasets, models, strategies, args.out, overrides=overrides,
+                     limit=args.limit, blank_frames=args.blank_frames, seed=args.seed,
+                     data_options=data_options)
     runs = ', '.join(f'{name} as run {run_id}' for name, run_id in run.runs.items())
     print(f'{run.total} decisions: {len(datasets)} data set(s) x {len(models)} model(s) x '
           f'{len(strategies)} strateg{"y" if len(strategies) == 1 else "ies"} ({runs}); '
           f'{run.done} already in {run.store.path}', flush=True)
-    records = run.run(progress=not args.quiet)
+    if args.ray is None:
+        records = run.run(progress=not args.quiet)
+    else:
+        from vlm_planner.eval.distributed import run_on_ray
+        records = run_on_ray(run, address=args.ray, worker_gpus=args.ray_gpus,
+                             worker_cpus=args.ray_cpus, shard_size=args.shard_size,
+                             progress=not args.quiet)
     report, table = write_report(labelled(records), args.out), write_csv(records, args.out)
     print(f'results: {run.store.path}\nreport:  {report}\ntable:   {table}')
     for failure in run.failures:
@@ -503,6 +514,22 @@ def build_parser() -> argparse.ArgumentParser:
                           help='control run: every frame replaced by a uniform grey one, so '
                                'the accuracy shows what the model gets without looking (it '
                                'should fall to chance); models are named NAME+blank-frames')
+    evaluate.add_argument('--params', metavar='FILE',
+                          help='ROS 2 parameter file of planner parameters for every run, e.g. '
+                               'config/egoplan_protocol.yaml (-p values override it)')
+    evaluate.add_argument('--ray', nargs='?', const='', default=None, metavar='ADDRESS',
+                          help='spread the work over Ray workers (one per GPU): on a running '
+                               'cluster (ADDRESS: auto, HOST:6379 or ray://HOST:10001), or on '
+                               'a Ray instance started on this machine (no ADDRESS); see '
+                               'docs/datasets.md')
+    evaluate.add_argument('--ray-gpus', type=float, default=None, metavar='N',
+                          help='GPUs per Ray worker (default: 1 where the cluster has GPUs, '
+                               'else 0)')
+    evaluate.add_argument('--ray-cpus', type=float, default=1.0, metavar='N',
+                          help='CPU cores per Ray worker (default 1)')
+    evaluate.add_argument('--shard-size', type=int, default=16, metavar='N',
+                          help='items per Ray task of a data set that loads items one by one '
+                               '(EgoPlan-Bench; a recording is always one task; default 16)')
     evaluate.add_argument('--seed', type=int, default=0,
                           help='seed of sampled replies (self-consistency), one per item derived '
                                'from it, so a rerun repeats them (default 0); part of the run')

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+from pathlib import Path
 import textwrap
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
@@ -258,3 +259,43 @@ def yaml_section(params: Iterable[Param], width: int = 99) -> str:
                                width=math.inf).strip().removesuffix('\n...')
         lines.append(f'{indent}{leaf}: {value}')
     return '\n'.join(lines)
+
+
+def read_params_file(path: str | Path, node: str = 'vlm_planner') -> dict[str, Any]:
+    """The parameters a ROS 2 parameter file gives ``node``, as flat dotted names.
+
+    Sections for ``/**``, ``/**/NODE`` and ``NODE`` apply, in the file's order; nested keys join
+    with dots (``strategy: {scoring: likelihood}`` is ``strategy.scoring``).
+
+    Raises:
+        ConfigError: the file is unreadable or not a ROS 2 parameter file.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f'cannot read parameter file {path}: {error}') from None
+    if not isinstance(data, dict):
+        raise ConfigError(f'{path} is not a ROS 2 parameter file: expected sections like '
+                          f'"/**/{node}: {{ros__parameters: ...}}".')
+    values: dict[str, Any] = {}
+    for section, body in data.items():
+        if str(section) in ('/**', f'/**/{node}', node, f'/{node}'):
+            parameters = body.get('ros__parameters') if isinstance(body, dict) else None
+            if not isinstance(parameters, dict):
+                raise ConfigError(f'{path}: section {section} has no ros__parameters mapping.')
+            values.update(_flattened(parameters))
+    return values
+
+
+def _flattened(tree: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, Mapping):
+            flat.update(_flattened(value, f'{name}.'))
+        else:
+            flat[name] = value
+    return flat

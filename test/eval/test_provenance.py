@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 
 import pytest
@@ -101,3 +102,20 @@ def test_report_rerenders_the_report_and_writes_a_csv(tmp_path, tiny_model_cache
 def test_report_of_an_empty_folder_says_what_to_do(tmp_path, capsys):
     assert main(['report', str(tmp_path)]) != 0
     assert 'vlm-planner eval' in capsys.readouterr().err
+
+
+def test_a_parameter_file_sets_the_runs_settings(tmp_path, tiny_model_cache):
+    from test.eval.test_eval_cli import annotated_recording
+    recording = annotated_recording(tmp_path / 'rec', 'sqlite3', 2)
+    out = tmp_path / 'out'
+    preset = tmp_path / 'preset.yaml'
+    preset.write_text('/**/vlm_planner:\n  ros__parameters:\n    strategy:\n'
+                      '      scoring: likelihood\n    keyframes:\n      max_count: 3\n')
+    assert main(['eval', '--quiet', '--data', str(recording), '--model', 'tiny', '--out',
+                 str(out), '--params', str(preset), '-p', 'keyframes.max_count:=2']) == 0
+    runs = json.loads((out / 'runs.json').read_text())
+    (identity,) = runs.values()
+    assert identity['settings']['strategy.scoring'] == 'likelihood'
+    assert identity['settings']['keyframes.max_count'] == 2  # -p wins over the file
+    records = [json.loads(line) for line in (out / 'results.jsonl').read_text().splitlines()]
+    assert all(r['answer_method'] == 'scored' and r['domain'] == '' for r in records)

@@ -18,7 +18,9 @@ An EgoPlan-Bench file (EgoPlan-Bench and EgoPlan-Bench2 share the format) is a J
 multiple-choice questions::
 
     [{"sample_id": 115,                    # or "id"; default: the position in the list
-      "video_id": "P01_13",                # or "video" / "video_path" (relative to video_root);
+      "video_source": "EpicKitchens",      # optional, "EpicKitchens" or "Ego4D"; without it the
+                                           # video id tells: P01_13 or a UUID
+      "video_id": "P01_13",                # or "video" / "video_path" (relative to a root);
                                            # EgoPlan-Bench2 has none: its sample_id
                                            # "<video>_<n>" names the video
       "task_goal": "store cereal",
@@ -30,28 +32,49 @@ multiple-choice questions::
       "current_observation_frame": 760,
       "task_progress_metadata": [{"narration_text": "take cereal bag",
                                   "start_frame": 36, "stop_frame": 105}, ...],
+      "domain": "Hobbies",                 # optional (EgoPlan-Bench2): accuracy per domain
       "scenario": "baking"}]               # optional; "scenario" or "video_source" is the task
 
-Frames come from the first that exists of ``<video_root>/<video>`` (a video file or a folder of
-frames), ``<video_root>/<video>.mp4`` (or .avi, .mkv, .mov, .webm), and the Epic-Kitchens layout
-``<video_root>/<participant>/rgb_frames/<video>/``, read by :mod:`vlm_planner.data.media`. Frame
-numbers count a video's frames from 0; in a folder they are the numbers in the file names
-(Epic-Kitchens' ``frame_0000000001.jpg`` is frame 1), or the position in name order when the
+An item with a ``domain`` comes from EgoPlan-Bench2, any other from EgoPlan-Bench
+(:attr:`EvalItem.benchmark <vlm_planner.data.items.EvalItem.benchmark>`).
+
+**Where frames come from.** ``video_root`` is one folder or several, searched in order. Below
+each, the first that exists of (:func:`media_layouts`):
+
+* ``<video>`` (a video file or a folder of frames), ``<video>.mp4`` (or .avi, .mkv, .mov, .webm);
+  the latter covers a root as EgoPlan's ``--ego4d_video_dir``;
+* for EPIC-KITCHENS items, ``<participant>/rgb_frames/<video>/`` (a root as EgoPlan's
+  ``--epic_kitchens_rgb_frame_dir``) and ``EPIC-KITCHENS/<participant>/rgb_frames/<video>/``
+  (the official data root);
+* for Ego4D items, ``Ego4D/v1_288p/<video>.mp4`` (the official data root);
+
+items of neither source try all. Media are read by :mod:`vlm_planner.data.media`. Frame numbers
+count a video's frames from 0; in a folder they are the numbers in the file names
+(EPIC-KITCHENS' ``frame_0000000001.jpg`` is frame 1), or the position in name order when the
 names carry none.
 
-The task's progress runs from ``task_start_frame`` (else the first progress segment's start, else
-the current frame) to ``current_observation_frame``. Frames of it are taken at ``sample_fps`` and
-fed through :func:`~vlm_planner.core.session.replayed_keyframes`, the live node's session, so the
-item's frames end with the current observation and nothing after it.
+**Frame rates.** Videos carry their own. Frame folders are stamped at ``fps``: one number for
+every source, or a mapping ``{source: fps}`` (:class:`FrameRates`) whose key ``'*'`` stands for
+the sources it does not name; a source named nowhere gets :data:`DEFAULT_FPS`.
+
+**Sampling.** The task's progress runs from ``task_start_frame`` (else the earliest progress
+segment's start, else the current frame) to ``current_observation_frame``. With sampling
+``'keyframes'`` (the robot's view) its frames at ``sample_fps`` are fed through
+:func:`~vlm_planner.core.session.replayed_keyframes`, the live node's session; with
+``'uniform'`` (EgoPlan-Bench's protocol) ``keyframes.max_count`` frames evenly spaced over it are
+taken (:func:`uniform_frames`). Either way the item's frames end with the current observation
+and hold nothing after it.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from pathlib import Path
+import re
 import string
-from typing import Collection, Iterator
+from typing import Callable, Collection, Iterator, Mapping, Sequence
 
 from vlm_planner.core.actions import Action, normalize_label
 from vlm_planner.core.frames import Frame
@@ -62,6 +85,29 @@ from vlm_planner.data.items import Dataset, EvalItem
 from vlm_planner.data.media import numbered_images, read_image, Video, VIDEO_SUFFIXES
 from vlm_planner.errors import AnnotationError, MediaError
 
+#: The video sources of EgoPlan-Bench, spelt as its files' ``video_source``.
+EPIC_KITCHENS = 'EpicKitchens'
+EGO4D = 'Ego4D'
+SOURCES = (EPIC_KITCHENS, EGO4D)
+#: The key of a frame-rate mapping that stands for every source the mapping does not name.
+OTHER_SOURCES = '*'
+#: Frame rate of the frame folders of a source given none.
+DEFAULT_FPS = 30.0
+#: How an item's frames are chosen (module docstring); the first is the default.
+SAMPLINGS = ('keyframes', 'uniform')
+#: The benchmarks an item can come from (``EvalItem.benchmark``).
+EGOPLAN_BENCH = 'EgoPlan-Bench'
+EGOPLAN_BENCH2 = 'EgoPlan-Bench2'
+#: How to point at the media, for messages.
+VIDEO_ROOT_HINT = ('give --video-root (video_root in Python) the EgoPlan data root holding '
+                   'EPIC-KITCHENS/ and Ego4D/, or the EPIC-KITCHENS frame root and the '
+                   'Ego4D/v1_288p video folder (several folders are searched in order); see '
+                   'docs/datasets.md')
+
+_EPIC_VIDEO_ID = re.compile(r'P\d+_\d+')
+_UUID = re.compile(r'[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}', re.IGNORECASE)
+_SUFFIX_PATTERN = '.{' + ','.join(suffix[1:] for suffix in VIDEO_SUFFIXES) + '}'
+
 
 @dataclasses.dataclass(frozen=True)
 class EgoPlanItem:
@@ -69,13 +115,20 @@ class EgoPlanItem:
 
     item_id: str
     index: int  # position in the file's list
-    video: str  # a path relative to video_root, or a video id
+    video: str  # a path relative to a video root, or a video id
+    source: str  # EPIC_KITCHENS, EGO4D, another given video_source, or '' when unknown
     goal: str
     candidates: tuple[Action, ...]
     answer: int
     task: str
+    domain: str  # EgoPlan-Bench2's domain; '' without one
     start_frame: int
     current_frame: int
+
+    @property
+    def benchmark(self) -> str:
+        """The benchmark the item comes from: EgoPlan-Bench2 when it has a domain."""
+        return EGOPLAN_BENCH2 if self.domain else EGOPLAN_BENCH
 
     def __str__(self) -> str:
         return item_name(self.item_id, self.index)
@@ -86,39 +139,111 @@ def item_name(item_id: str, index: int) -> str:
     return f'item {item_id!r} (#{index})'
 
 
+def source_key(source: str) -> str:
+    """A source name without case or punctuation: ``EPIC-KITCHENS`` and ``EpicKitchens`` match."""
+    return re.sub(r'[^0-9a-z]', '', source.lower())
+
+
+class FrameRates:
+    """The frame rates of frame folders by video source (see the module docstring).
+
+    Args:
+        fps: one rate for every source, or a mapping of sources (matched by :func:`source_key`)
+            and :data:`OTHER_SOURCES` to rates.
+        known: the sources a mapping may name, so that a misspelt one is refused, not ignored.
+
+    Raises:
+        ValueError: a rate is not a positive number, or a key names no known source.
+    """
+
+    def __init__(self, fps: float | Mapping[str, float], known: Collection[str]) -> None:
+        given = fps if isinstance(fps, Mapping) else {OTHER_SOURCES: fps}
+        names = {source_key(source) for source in known}
+        self._rates: dict[str, float] = {}
+        for source, rate in given.items():
+            key = OTHER_SOURCES if source == OTHER_SOURCES else source_key(str(source))
+            if key != OTHER_SOURCES and key not in names:
+                raise ValueError(
+                    f'the frame rate of {source!r} names no video source; name one of '
+                    f'{", ".join(sorted(known))}, or {OTHER_SOURCES!r} for all others.')
+            self._rates[key] = _positive_rate(rate, source)
+
+    def of(self, source: str) -> float:
+        """The frame rate of the frame folders of ``source``."""
+        return self._rates.get(source_key(source), self._rates.get(OTHER_SOURCES, DEFAULT_FPS))
+
+
+def frame_rate(text: str) -> tuple[str, float]:
+    """Parse one ``--frame-rate`` entry: ``SOURCE=FPS``, or ``FPS`` for every other source.
+
+    Raises:
+        ValueError: the text is not of that form or the rate is not a positive number.
+    """
+    source, sep, rate = text.rpartition('=')
+    source = source.strip() if sep else OTHER_SOURCES
+    try:
+        value = float(rate)
+    except ValueError:
+        value = math.nan
+    if not source or not (math.isfinite(value) and value > 0):
+        raise ValueError(f'expected SOURCE=FPS or FPS (a positive number), got {text!r}')
+    return source, value
+
+
+def _positive_rate(rate: object, source: str) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (
+            math.isfinite(rate) and rate > 0):
+        of = '' if source == OTHER_SOURCES else f' of {source!r}'
+        raise ValueError(f'the frame rate{of} must be a positive number of frames per second, '
+                         f'got {rate!r}.')
+    return float(rate)
+
+
 class EgoPlanDataset(Dataset):
     """EgoPlan-Bench questions with frames from videos or frame folders (see module docstring).
 
     Args:
         json_path: the EgoPlan-Bench JSON file.
-        video_root: the folder holding the videos or frame folders.
+        video_root: the folder, or folders searched in order, holding the videos or frame
+            folders.
         name: the data set's name; default: the JSON file's name without suffix.
-        fps: frame rate of frame folders (videos carry their own).
-        sample_fps: how many frames per second of the task's progress are offered to the
-            keyframe buffer.
+        fps: frame rate of frame folders (videos carry their own): a number, or a mapping
+            ``{source: fps}`` (see :class:`FrameRates`).
+        sample_fps: with ``'keyframes'`` sampling, how many frames per second of the task's
+            progress are offered to the keyframe buffer.
+        sampling: ``'keyframes'`` (the robot's keyframe buffer) or ``'uniform'`` (EgoPlan-Bench's
+            protocol: ``keyframes.max_count`` evenly spaced frames).
 
     Raises:
-        AnnotationError: the file is not a valid item list, or an item's video is missing.
+        AnnotationError: the file is not a valid item list, an option is invalid, or an item's
+            video is missing.
     """
 
-    def __init__(self, json_path: str | Path, video_root: str | Path, name: str | None = None,
-                 fps: float = 30.0, sample_fps: float = 4.0) -> None:
+    def __init__(self, json_path: str | Path, video_root: str | Path | Sequence[str | Path],
+                 name: str | None = None, fps: float | Mapping[str, float] = DEFAULT_FPS,
+                 sample_fps: float = 4.0, sampling: str = SAMPLINGS[0]) -> None:
         self.path = Path(json_path)
-        self.video_root = Path(video_root)
         self.name = name or self.path.stem
-        if not fps > 0 or not sample_fps > 0:
-            raise AnnotationError(f'{self.path}: fps ({fps}) and sample_fps ({sample_fps}) must '
-                                  'be positive.')
-        self.fps = float(fps)
+        if not sample_fps > 0:
+            raise AnnotationError(f'{self.path}: sample_fps ({sample_fps}) must be positive.')
+        if sampling not in SAMPLINGS:
+            raise AnnotationError(f'{self.path}: sampling {sampling!r} is unknown; choose '
+                                  f'{" or ".join(SAMPLINGS)}.')
         self.sample_fps = float(sample_fps)
-        if not self.video_root.is_dir():
-            raise AnnotationError(f'{self.path}: video_root {self.video_root} is not a folder.')
+        self.sampling = sampling
+        self.video_roots = _video_roots(video_root, str(self.path))
         data = read_data_file(self.path)
         if not isinstance(data, list) or not data:
             raise AnnotationError(f'{self.path}: expected a non-empty JSON list of EgoPlan-Bench '
                                   'items.')
         self._items = [parse_item(entry, i, str(self.path)) for i, entry in enumerate(data)]
         _check_unique_ids(self._items, str(self.path))
+        try:
+            sources = {*SOURCES, *(item.source for item in self._items if item.source)}
+            self.frame_rates = FrameRates(fps, sources)
+        except ValueError as exc:
+            raise AnnotationError(f'{self.path}: {exc} Give rates as --frame-rate SOURCE=FPS '
+                                  '(fps={source: fps} in Python).') from None
         self._media = {item.item_id: self._find_media(item) for item in self._items}
 
     def __len__(self) -> int:
@@ -135,38 +260,97 @@ class EgoPlanDataset(Dataset):
         return chosen
 
     def items(self, keyframes: KeyframeConfig) -> Iterator[EvalItem]:
-        """Yield the items in file order, frames chosen by a buffer set up as ``keyframes``.
+        """Yield the items in file order, frames chosen as ``sampling`` says.
+
+        Args:
+            keyframes: the keyframe buffer's settings; ``'uniform'`` sampling takes its
+                ``max_count`` frames.
 
         Raises:
             AnnotationError: a frame the item needs is missing or unreadable.
         """
         for item in self._items:
-            frames = self._progress_frames(item)
+            if self.sampling == 'uniform':
+                frames = self._uniform_frames(item, keyframes.max_count)
+            else:
+                frames = replayed_keyframes(self._progress_frames(item), keyframes)
             yield EvalItem(dataset=self.name, item_id=item.item_id, task=item.task,
                            goal=item.goal, candidates=item.candidates, answer=item.answer,
-                           frames=tuple(replayed_keyframes(frames, keyframes)),
-                           decision_time=frames[-1].stamp)
+                           frames=tuple(frames), decision_time=frames[-1].stamp,
+                           domain=item.domain, benchmark=item.benchmark)
 
     def _find_media(self, item: EgoPlanItem) -> Path:
-        root = self.video_root
-        tried = [root / item.video, *(root / f'{item.video}{s}' for s in VIDEO_SUFFIXES),
-                 root / item.video.split('_')[0] / 'rgb_frames' / item.video]
-        for path in tried:
-            if path.exists():
-                return path
-        raise AnnotationError(
-            f'{self.path}: {item}: no video or frame folder for {item.video!r}; '
-            f'looked for {", ".join(str(p) for p in tried)}.')
+        layouts = media_layouts(item.video, item.source)
+        for root in self.video_roots:
+            for _, paths in layouts:
+                for path in paths:
+                    if (root / path).exists():
+                        return root / path
+        tried = ', '.join(f'{root}/{pattern}' for root in self.video_roots
+                          for pattern, _ in layouts)
+        source = f' ({item.source})' if item.source else ''
+        raise AnnotationError(f'{self.path}: {item}: no video or frame folder for '
+                              f'{item.video!r}{source}; tried {tried}. To fix it, '
+                              f'{VIDEO_ROOT_HINT}.')
 
     def _progress_frames(self, item: EgoPlanItem) -> list[Frame]:
+        """The task's progress at about ``sample_fps`` frames a second, the current one last."""
+        return self._read(item, lambda fps: strided_frames(
+            item.start_frame, item.current_frame, max(1, round(fps / self.sample_fps))))
+
+    def _uniform_frames(self, item: EgoPlanItem, count: int) -> list[Frame]:
+        """``count`` frames evenly spaced over the task's progress, the current one last."""
+        return self._read(item, lambda fps: uniform_frames(item.start_frame, item.current_frame,
+                                                           count))
+
+    def _read(self, item: EgoPlanItem, pick: Callable[[float], list[int]]) -> list[Frame]:
+        """The frames ``pick(frame rate)`` numbers, from the item's video or frame folder."""
         media = self._media[item.item_id]
         where = f'{self.path}: {item}'
         try:
             if media.is_dir():
-                return _folder_frames(media, item, self.fps, self.sample_fps, where)
-            return _video_frames(media, item, self.sample_fps, where)
+                fps = self.frame_rates.of(item.source)
+                return _folder_frames(media, pick(fps), fps, where)
+            return _video_frames(media, item, pick, where)
         except MediaError as exc:
             raise AnnotationError(f'{where}: {exc}') from None
+
+
+def media_layouts(video: str, source: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Where ``video`` may lie below a root, in search order (see the module docstring).
+
+    Returns:
+        ``(pattern, paths)`` pairs: the layout as messages show it and its paths relative to a
+        root.
+    """
+    layouts = [(video, (video,)), _video_files(video)]
+    if _layout_serves(EPIC_KITCHENS, source):
+        frames = f'{video.split("_")[0]}/rgb_frames/{video}'
+        official = f'EPIC-KITCHENS/{frames}'
+        layouts += [(f'{frames}/', (frames,)), (f'{official}/', (official,))]
+    if _layout_serves(EGO4D, source):
+        layouts.append(_video_files(f'Ego4D/v1_288p/{video}'))
+    return layouts
+
+
+def _video_files(stem: str) -> tuple[str, tuple[str, ...]]:
+    return stem + _SUFFIX_PATTERN, tuple(stem + suffix for suffix in VIDEO_SUFFIXES)
+
+
+def _layout_serves(layout_source: str, item_source: str) -> bool:
+    """Whether a source's layouts are tried for an item: its own, or an unknown source's."""
+    return item_source == layout_source or item_source not in SOURCES
+
+
+def _video_roots(video_root: str | Path | Sequence[str | Path], where: str) -> tuple[Path, ...]:
+    roots = [video_root] if isinstance(video_root, (str, Path)) else list(video_root)
+    if not roots:
+        raise AnnotationError(f'{where}: no video folder given; {VIDEO_ROOT_HINT}.')
+    missing = [str(root) for root in roots if not Path(root).is_dir()]
+    if missing:
+        raise AnnotationError(f'{where}: video_root {", ".join(missing)} is not a folder; '
+                              f'{VIDEO_ROOT_HINT}.')
+    return tuple(Path(root) for root in roots)
 
 
 def parse_item(entry: object, index: int, where: str) -> EgoPlanItem:
@@ -186,11 +370,38 @@ def parse_item(entry: object, index: int, where: str) -> EgoPlanItem:
     candidates = _choices(entry, where)
     current = _frame_number(entry.get('current_observation_frame'),
                             'current_observation_frame', where)
+    video = _video(entry, raw_id, where)
+    given_source = _text(entry, 'video_source', where)
     return EgoPlanItem(
-        item_id=item_id, index=index, video=_video(entry, raw_id, where), goal=goal.strip(),
-        candidates=candidates, answer=_answer(entry, candidates, where),
-        task=str(entry.get('scenario') or entry.get('video_source') or 'egoplan'),
-        start_frame=_start_frame(entry, current, where), current_frame=current)
+        item_id=item_id, index=index, video=video, source=_source(given_source, video),
+        goal=goal.strip(), candidates=candidates, answer=_answer(entry, candidates, where),
+        task=_text(entry, 'scenario', where) or given_source or 'egoplan',
+        domain=_text(entry, 'domain', where), start_frame=_start_frame(entry, current, where),
+        current_frame=current)
+
+
+def _text(entry: dict, key: str, where: str) -> str:
+    """An optional text field, stripped; '' when missing."""
+    value = entry.get(key)
+    if value is None:
+        return ''
+    if not isinstance(value, str) or not value.strip():
+        raise AnnotationError(f'{where}: "{key}" must be a non-empty text when given, got '
+                              f'{value!r}.')
+    return value.strip()
+
+
+def _source(given: str, video: str) -> str:
+    """The given source (a known one spelt as in SOURCES), else the one the video id tells.
+
+    EPIC-KITCHENS ids look like ``P01_13``, Ego4D ids are UUIDs; '' for any other id.
+    """
+    if given:
+        return next((s for s in SOURCES if source_key(s) == source_key(given)), given)
+    stem = Path(video).stem
+    if _EPIC_VIDEO_ID.fullmatch(stem):
+        return EPIC_KITCHENS
+    return EGO4D if _UUID.fullmatch(stem) else ''
 
 
 def _video(entry: dict, raw_id: object, where: str) -> str:
@@ -276,20 +487,31 @@ def _check_unique_ids(items: list[EgoPlanItem], where: str) -> None:
         seen.add(item.item_id)
 
 
-def _sampled(item: EgoPlanItem, fps: float, sample_fps: float) -> list[int]:
-    """Frame numbers from the task's start to the current frame, about ``sample_fps`` a second."""
-    stride = max(1, round(fps / sample_fps))
-    numbers = list(range(item.start_frame, item.current_frame + 1, stride))
-    if numbers[-1] != item.current_frame:
-        numbers.append(item.current_frame)
+def strided_frames(start: int, current: int, stride: int) -> list[int]:
+    """Every ``stride``-th frame number from ``start`` to ``current``, ``current`` last."""
+    numbers = list(range(start, current + 1, stride))
+    if numbers[-1] != current:
+        numbers.append(current)
     return numbers
 
 
-def _folder_frames(folder: Path, item: EgoPlanItem, fps: float, sample_fps: float,
-                   where: str) -> list[Frame]:
+def uniform_frames(start: int, current: int, count: int) -> list[int]:
+    """``count`` frame numbers evenly spaced from ``start`` to ``current``, ``current`` last.
+
+    They are the whole frames at or before ``count`` evenly spaced positions, as EgoPlan-Bench's
+    own evaluation takes them. A span of fewer than ``count`` frames gives each frame once, so
+    fewer numbers.
+    """
+    if count < 2:
+        return [current]
+    span = current - start
+    return list(dict.fromkeys(start + k * span // (count - 1) for k in range(count)))
+
+
+def _folder_frames(folder: Path, numbers: list[int], fps: float, where: str) -> list[Frame]:
     files = numbered_images(folder)
     frames = []
-    for number in _sampled(item, fps, sample_fps):
+    for number in numbers:
         file = files.get(number)
         if file is None:
             raise AnnotationError(f'{where}: frame {number} is not in {folder} (it has frames '
@@ -298,13 +520,14 @@ def _folder_frames(folder: Path, item: EgoPlanItem, fps: float, sample_fps: floa
     return frames
 
 
-def _video_frames(file: Path, item: EgoPlanItem, sample_fps: float, where: str) -> list[Frame]:
+def _video_frames(file: Path, item: EgoPlanItem, pick: Callable[[float], list[int]],
+                  where: str) -> list[Frame]:
     with Video(file) as video:
         fps = video.fps
         if not fps:
             raise AnnotationError(f'{where}: {file} does not say its frame rate; convert it to '
                                   'mp4 or give a folder of frames.')
-        numbers = _sampled(item, fps, sample_fps)
+        numbers = pick(fps)
         images = video.read_numbered(numbers)
     if len(images) < len(numbers):
         raise AnnotationError(f'{where}: {file} ends before frame {numbers[len(images)]}; the '

@@ -183,9 +183,10 @@ def load_dataset(path: str | Path, **options) -> Dataset:
     Args:
         path: the file, or a folder of such files (:class:`FolderDataset`).
         **options: passed on to the format's data set (``name`` for all; ``video_root``,
-            required, ``fps`` and ``sample_fps`` for EgoPlan-Bench); options that are None are
-            left out, and options that do not apply to the file's kind but are shared by a mixed
-            command line (``video_root``) are dropped.
+            required, one folder or several, ``fps``, ``sample_fps`` and ``sampling`` for
+            EgoPlan-Bench); options that are None are left out, and options that do not apply
+            to the file's kind but are shared by a mixed command line (``video_root``) are
+            dropped.
 
     Raises:
         AnnotationError: no format recognises the file, an option does not apply to its kind or
@@ -209,9 +210,11 @@ def load_dataset(path: str | Path, **options) -> Dataset:
     missing = [name for name in chosen.required if name not in options]
     if missing:
         raise AnnotationError(f'{path} is {chosen.description}; give {", ".join(missing)} (for '
-                              'EgoPlan-Bench: the folder holding its videos or frame folders).')
+                              'EgoPlan-Bench: --video-root, the folders holding its videos or '
+                              'frame folders).')
     unknown = sorted(set(options) - set(chosen.options))
     if unknown:
         raise AnnotationError(f'{path} is {chosen.description}; option(s) {", ".join(unknown)} '
-                              f'do not apply (accepted: {", ".join(chosen.options)}).')
+                              f'do not apply (accepted: {", ".join(chosen.options)}); leave '
+                              'them out, or evaluate this file in a run of its own.')
     return chosen.open(path, **options)

@@ -43,6 +43,8 @@ class EvalItem:
     answer: int  # index of the correct candidate
     frames: tuple[Frame, ...]  # keyframes ending with the current frame
     decision_time: float  # stamp of the decision point (>= every frame's stamp)
+    domain: str = ''  # EgoPlan-Bench2's domain ('Daily life', 'Hobbies', ...); '' without one
+    benchmark: str = ''  # the published benchmark it comes from ('EgoPlan-Bench'); '' for own data
 
     def __post_init__(self) -> None:
         if not 0 <= self.answer < len(self.candidates):

@@ -17,7 +17,8 @@
 A *run* is one model asked one way: the model's identity (its backend, its ``config.json`` and a
 fingerprint of its weights and processor files; for a served model, the server and model name),
 the settings that change answers (``model.*``, ``strategy.*``, ``keyframes.*``, the prompt's
-wording), whether frames were blanked, and the evaluation seed. :func:`run_identity` collects them
+wording, the data sets' frame rates and sampling), whether frames were blanked, and the evaluation
+seed. :func:`run_identity` collects them
 and :func:`run_id` names them with a short hash. Every result line carries its run's id and the
 output folder's ``runs.json`` holds the identities, so an evaluation rerun into the same folder
 with other settings is a new run, evaluated afresh, instead of silently reusing what another
@@ -52,10 +53,16 @@ _SMALL_FILES = ('*.json', '*.jinja', '*.txt', '*.model')
 _EDGE = 1 << 20
 
 
-def run_identity(values: Mapping[str, Any], *, blank_frames: bool = False,
-                 seed: int = 0) -> dict[str, Any]:
-    """Everything that decides the answers of a run configured by complete ``values``."""
+def run_identity(values: Mapping[str, Any], *, blank_frames: bool = False, seed: int = 0,
+                 data: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything that decides the answers of a run configured by complete ``values``.
+
+    ``data`` holds the options the data sets were read with that change their items (frame
+    rates, frame sampling); unset (None) options are left out.
+    """
     return {
+        'data': {name: value for name, value in sorted((data or {}).items())
+                 if value is not None},
         'model': model_identity(values),
         'settings': {name: value for name, value in sorted(values.items())
                      if name.startswith(ANSWER_SETTINGS) and name not in PERFORMANCE_ONLY},

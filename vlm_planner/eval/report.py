@@ -23,6 +23,10 @@
 * ``confusion_<model>_<strategy>.png``: correct against chosen action, rows normalised;
 * ``latency.png``: the latency distribution of each model and strategy.
 
+The domain table and the published figures read the records' ``domain`` and ``benchmark``
+fields (an item's :attr:`~vlm_planner.data.items.EvalItem.domain` and ``benchmark``); records
+without them get neither.
+
 Plots are drawn and written with :mod:`vlm_planner.plots`; ``report.md`` too is written to a
 temporary name and renamed over the target, so a crash never leaves half a file.
 """
@@ -183,11 +187,12 @@ def _published_section(records: Sequence[Record]) -> list[tuple[str, list[str]]]
             for r in metrics.accuracy_by(egoplan, 'benchmark')]
     rows += [[f.system, f'{EGOPLAN_VALIDATION_SIZE:,}', _pct(f.accuracy),
               '**published**, not measured here'] for f in EGOPLAN_PUBLISHED]
-    notes = ['', f'Published figures: {EGOPLAN_CITATION}, on the EgoPlan-Bench validation set '
-             f'({EGOPLAN_VALIDATION_SIZE:,} questions), with uniformly sampled frames and the '
-             'lowest-loss answer. Compare only a row that answered the same questions the same '
-             'way (config/egoplan_protocol.yaml, docs/datasets.md); this evaluation answered '
-             f'{_n_items(egoplan)} EgoPlan-Bench question(s).']
+    notes = ['', f'Published figures are quoted from {EGOPLAN_CITATION}: accuracy on the '
+             f'EgoPlan-Bench validation set ({EGOPLAN_VALIDATION_SIZE:,} questions). '
+             "EgoPlan-Bench's evaluation code samples frames uniformly over the task's progress "
+             'and picks the answer of lowest loss; compare only a row asked the same way on the '
+             'same questions (config/egoplan_protocol.yaml, docs/datasets.md). This evaluation '
+             f'answered {_n_items(egoplan)} EgoPlan-Bench question(s).']
     return [('EgoPlan-Bench: published reference figures', _table(header, rows) + notes)]
 
 

@@ -24,11 +24,12 @@ item (:func:`item_seed`), so a rerun repeats them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -79,6 +80,7 @@ def result_record(item: EvalItem, model: str, decision, run: str = '',
     return {
         'dataset': item.dataset, 'item_id': item.item_id, 'task': item.task, 'model': model,
         'strategy': decision.strategy, 'run': run, 'seed': seed, 'goal': item.goal,
+        'domain': item.domain, 'benchmark': item.benchmark,
         'candidates': [a.label for a in item.candidates],
         'candidate_verbs': [a.verb for a in item.candidates],
         'candidate_nouns': [a.noun for a in item.candidates],
@@ -101,6 +103,7 @@ class Evaluation:
                  strategies: Sequence[str], out_dir: str | Path, *,
                  overrides: dict[str, Any] | None = None, limit: int = 0,
                  blank_frames: bool = False, seed: int = 0,
+                 data_options: dict[str, Any] | None = None,
                  backend_loader: Callable = load_backend) -> None:
         """Check the run's settings before anything heavy happens.
 
@@ -117,6 +120,8 @@ class Evaluation:
                 to chance); the models are named ``<name>+blank-frames``.
             seed: the evaluation's seed; each item's sampled replies start from a seed derived
                 from it (:func:`item_seed`).
+            data_options: options the data sets were read with that change their items (frame
+                rates, sampling); part of each run's identity.
             backend_loader: turns a ModelConfig into a backend (tests pass a recording one).
         """
         self.datasets = list(datasets)
@@ -144,7 +149,8 @@ class Evaluation:
         self.out_dir = Path(out_dir)
         self.store = ResultStore(self.out_dir / RESULTS_FILE)
         #: Per model name: the run's identity and id (what produced its results).
-        self.identities = {name: run_identity(values, blank_frames=blank_frames, seed=seed)
+        self.identities = {name: run_identity(values, blank_frames=blank_frames, seed=seed,
+                                              data=data_options)
                            for name, values in self._values.items()}
         self.runs = {name: run_id(identity) for name, identity in self.identities.items()}
         self.failures: list[str] = []
@@ -178,66 +184,115 @@ class Evaluation:
         Raises:
             ResultsError: another evaluation is writing the output folder.
         """
-        with folder_lock(self.out_dir):
-            record_runs(self.out_dir, {self.runs[name]: {'model': name, **identity}
-                                       for name, identity in self.identities.items()})
+        with self.locked():
             with tqdm(total=self.total, initial=self.done, unit='decision',
                       desc='evaluating', disable=not progress) as bar:
                 for model in self.models:
                     self._run_model(model, bar)
         return self.store.records
 
-    def _key(self, item_id: str, dataset: str, model: ModelSpec,
-             strategy: str) -> tuple[str, ...]:
-        return (dataset, item_id, model.name, strategy, self.runs[model.name])
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the output folder's lock, with this evaluation's runs recorded in runs.json.
+
+        Raises:
+            ResultsError: another evaluation is writing the folder.
+        """
+        with folder_lock(self.out_dir):
+            record_runs(self.out_dir, {self.runs[name]: {'model': name, **identity}
+                                       for name, identity in self.identities.items()})
+            yield
+
+    def model_run(self, model: ModelSpec) -> 'ModelRun':
+        """What a worker needs to evaluate items for ``model`` (picklable)."""
+        return ModelRun(model.name, self._values[model.name], self.runs[model.name], self.seed,
+                        self.blank_frames, self.limit)
 
     def _run_model(self, model: ModelSpec, bar: tqdm) -> None:
-        values = self._values[model.name]
+        run = self.model_run(model)
         backend = None  # loaded only if something is left to do for this model
         for dataset in self.datasets:
-            if self._finished(dataset, model):
+            if self.finished(dataset, model):
                 continue  # not even replayed: reading a long recording takes a while
-            for item in self._items(dataset, values):
+            for item in run.items(dataset):
                 todo = [s for s in self.strategies
-                        if self._key(item.item_id, item.dataset, model, s) not in self.store]
+                        if self.key(item.item_id, item.dataset, model, s) not in self.store]
                 if not todo:
                     continue
                 if backend is None:
                     bar.set_postfix_str(f'loading {model.name}')
-                    backend = self._load_backend(settings.model_config(values))
-                    check_scoring(backend, values['strategy.scoring'])  # before any item
+                    backend = run.load(self._load_backend)
                 for strategy in todo:
                     bar.set_postfix_str(f'{model.name} {strategy} {dataset.name}')
-                    self._evaluate(item, model, strategy, backend, values)
+                    try:
+                        self.store.append(run.evaluate(item, strategy, backend))
+                    except VlmPlannerError as error:
+                        self.fail(f'{item.dataset}/{item.item_id} {model.name} {strategy}: '
+                                  f'{error}')
                     bar.update(1)
         if backend is not None:
             backend.close()
 
-    def _finished(self, dataset: Dataset, model: ModelSpec) -> bool:
+    def finished(self, dataset: Dataset, model: ModelSpec) -> bool:
         """Whether every item of ``dataset`` has a result for every strategy with ``model``."""
-        return all(self._key(item_id, dataset.name, model, strategy) in self.store
+        return all(self.key(item_id, dataset.name, model, strategy) in self.store
                    for item_id in dataset.item_ids() for strategy in self.strategies)
 
-    def _items(self, dataset: Dataset, values: dict[str, Any]) -> Iterable[EvalItem]:
-        for count, item in enumerate(dataset.items(settings.keyframe_config(values))):
+    def key(self, item_id: str, dataset: str, model: ModelSpec,
+            strategy: str) -> tuple[str, ...]:
+        """The results-file key of one item, model and strategy in this evaluation."""
+        return (dataset, item_id, model.name, strategy, self.runs[model.name])
+
+    def fail(self, message: str) -> None:
+        """Report a decision that failed; it is not recorded, so a rerun tries it again."""
+        logger.error('skipped %s', message)
+        self.failures.append(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRun:
+    """One model's run: how its items are read and decided, shared by local and Ray workers.
+
+    Attributes:
+        name: the model's name in results.
+        values: its complete planner parameters.
+        run: the run id (:mod:`.provenance`).
+        seed: the evaluation seed.
+        blank_frames: replace every frame by a grey one (the control).
+        limit: most items per data set (0: all).
+    """
+
+    name: str
+    values: dict[str, Any]
+    run: str
+    seed: int
+    blank_frames: bool
+    limit: int
+
+    def load(self, loader: Callable = load_backend) -> Any:
+        """Load the model and check that it can be asked as configured."""
+        backend = loader(settings.model_config(self.values))
+        check_scoring(backend, self.values['strategy.scoring'])  # before any item
+        return backend
+
+    def items(self, dataset: Dataset) -> Iterable[EvalItem]:
+        """The data set's items as evaluated: at most ``limit``, blanked for the control."""
+        for count, item in enumerate(dataset.items(settings.keyframe_config(self.values))):
             if self.limit and count >= self.limit:
                 return
             yield blanked(item) if self.blank_frames else item
 
-    def _evaluate(self, item: EvalItem, model: ModelSpec, strategy: str, backend,
-                  values: dict[str, Any]) -> None:
-        config = settings.strategy_config({**values, 'strategy.name': strategy})
+    def evaluate(self, item: EvalItem, strategy: str, backend: Any) -> dict[str, Any]:
+        """Decide ``item`` with ``strategy`` and return its result record.
+
+        Raises:
+            VlmPlannerError: the decision failed (the model, the prompt or the item).
+        """
+        config = settings.strategy_config({**self.values, 'strategy.name': strategy})
         seed = item_seed(self.seed, item, strategy)
-        try:
-            backend.reseed(seed)
-            planner = Planner(backend, ActionLibrary(item.candidates, name=item.dataset),
-                              make_strategy(config, settings.load_template(values)))
-            decision = planner.decide(item.goal, item.frames,
-                                      candidates=[a.label for a in item.candidates])
-        except VlmPlannerError as error:
-            # Not recorded, so a rerun tries the item again.
-            message = f'{item.dataset}/{item.item_id} {model.name} {strategy}: {error}'
-            logger.error('skipped %s', message)
-            self.failures.append(message)
-            return
-        self.store.append(result_record(item, model.name, decision, self.runs[model.name], seed))
+        backend.reseed(seed)
+        planner = Planner(backend, ActionLibrary(item.candidates, name=item.dataset),
+                          make_strategy(config, settings.load_template(self.values)))
+        decision = planner.decide(item.goal, item.frames,
+                                  candidates=[a.label for a in item.candidates])
+        return result_record(item, self.name, decision, self.run, seed)

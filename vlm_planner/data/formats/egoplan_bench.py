@@ -21,5 +21,5 @@ DATASET_FORMATS.register('egoplan', order=1)(DatasetFormat(
     description='an EgoPlan-Bench item file',
     recognises=lambda data: isinstance(data, list) and bool(data) and all(
         isinstance(entry, dict) and 'task_goal' in entry for entry in data),
-    open=EgoPlanDataset, options=('video_root', 'name', 'fps', 'sample_fps'),
+    open=EgoPlanDataset, options=('video_root', 'name', 'fps', 'sample_fps', 'sampling'),
     required=('video_root',), hint='a JSON list of items with "task_goal"'))
