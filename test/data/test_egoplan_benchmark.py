@@ -192,7 +192,8 @@ def test_uniform_sampling_spreads_the_frames_evenly_to_the_current_observation(t
         epic_question(), ego4d_question(), epic_question(sample_id=2, current=12, start=10)])
     # The 'change' policy would keep none of these similar frames; uniform sampling ignores it.
     keyframes = KeyframeConfig(policy='change', max_count=5, change_threshold=1.0)
-    epic, ego4d, short = EgoPlanDataset(path, data_root, sampling='uniform').items(keyframes)
+    # Items come video by video: both EPIC-KITCHENS questions share a video.
+    epic, short, ego4d = EgoPlanDataset(path, data_root, sampling='uniform').items(keyframes)
     assert frame_numbers(epic, 30.0) == [4, 13, 22, 31, 40]
     assert_is_frame_40(epic.frames[-1], data_root)
     assert epic.decision_time == pytest.approx(40 / 30)
@@ -292,3 +293,24 @@ def test_the_egoplan_protocol_preset_is_a_planner_parameter_file():
                       'keyframes.max_count': 8}
     assert settings.complete(values)['strategy.scoring'] == 'likelihood'
     assert '--egoplan-sampling uniform' in preset.read_text()
+
+
+def test_a_video_is_decoded_once_for_all_its_questions(tmp_path, data_root, monkeypatch):
+    from vlm_planner.data import media
+    path = write_items(tmp_path / 'items.json', [
+        ego4d_question(1), epic_question(), ego4d_question(3, current=10)])
+    opened = []
+    original = media.Video.__init__
+
+    def counting(self, file):
+        opened.append(file)
+        original(self, file)
+
+    monkeypatch.setattr(media.Video, '__init__', counting)
+    items = list(EgoPlanDataset(path, data_root, sampling='uniform').items(
+        KeyframeConfig(max_count=4)))
+    assert len(opened) == 1  # the Ego4D video, once for both of its questions
+    assert [item.item_id for item in items][:2] == [f'{EGO4D_VIDEO}_1', f'{EGO4D_VIDEO}_3']
+    first, second = items[0].frames, items[1].frames
+    shared = {id(frame) for frame in first} & {id(frame) for frame in second}
+    assert shared  # a frame both need is one Frame, so the keyframe cache reuses it

@@ -115,13 +115,13 @@ def test_egoplan_items_not_chosen_are_never_decoded(tmp_path, monkeypatch):
     path, root = write_egoplan(tmp_path, 6)
     dataset = load_dataset(path, video_root=root)
     decoded = []
-    original = EgoPlanDataset._progress_frames
+    original = EgoPlanDataset._read_group
 
-    def progress_frames(self, item):
-        decoded.append(item.item_id)
-        return original(self, item)
+    def read_group(self, media, group, keyframes):
+        decoded.extend(item.item_id for item in group)
+        return original(self, media, group, keyframes)
 
-    monkeypatch.setattr(EgoPlanDataset, '_progress_frames', progress_frames)
+    monkeypatch.setattr(EgoPlanDataset, '_read_group', read_group)
     chosen = choose_ids(dataset, 2, seed=0)
     got = [p.item_id for p in picks(dataset, chosen, 0, KEYFRAMES)]
 

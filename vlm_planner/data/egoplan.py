@@ -74,7 +74,9 @@ import math
 from pathlib import Path
 import re
 import string
-from typing import Callable, Collection, Iterator, Mapping, Sequence
+from typing import Collection, Iterator, Mapping, Sequence
+
+import numpy as np
 
 from vlm_planner.core.actions import Action, normalize_label
 from vlm_planner.core.frames import Frame
@@ -260,24 +262,31 @@ class EgoPlanDataset(Dataset):
         return chosen
 
     def items(self, keyframes: KeyframeConfig) -> Iterator[EvalItem]:
-        """Yield the items in file order, frames chosen as ``sampling`` says.
+        """Yield the items video by video, frames chosen as ``sampling`` says.
+
+        The items of one video (or frame folder) come together, in file order of each video's
+        first item, and the video is decoded once for all of them: every frame any of them
+        needs is read in one pass, and items sharing a frame share its :class:`Frame` (which
+        lets the model's keyframe cache reuse it).
 
         Args:
             keyframes: the keyframe buffer's settings; ``'uniform'`` sampling takes its
                 ``max_count`` frames.
 
         Raises:
-            AnnotationError: a frame the item needs is missing or unreadable.
+            AnnotationError: a frame an item needs is missing or unreadable.
         """
+        groups: dict[Path, list[EgoPlanItem]] = {}
         for item in self._items:
-            if self.sampling == 'uniform':
-                frames = self._uniform_frames(item, keyframes.max_count)
-            else:
-                frames = replayed_keyframes(self._progress_frames(item), keyframes)
-            yield EvalItem(dataset=self.name, item_id=item.item_id, task=item.task,
-                           goal=item.goal, candidates=item.candidates, answer=item.answer,
-                           frames=tuple(frames), decision_time=frames[-1].stamp,
-                           domain=item.domain, benchmark=item.benchmark)
+            groups.setdefault(self._media[item.item_id], []).append(item)
+        for media, group in groups.items():
+            for item, picked in zip(group, self._read_group(media, group, keyframes)):
+                frames = (picked if self.sampling == 'uniform'
+                          else replayed_keyframes(picked, keyframes))
+                yield EvalItem(dataset=self.name, item_id=item.item_id, task=item.task,
+                               goal=item.goal, candidates=item.candidates, answer=item.answer,
+                               frames=tuple(frames), decision_time=frames[-1].stamp,
+                               domain=item.domain, benchmark=item.benchmark)
 
     def _find_media(self, item: EgoPlanItem) -> Path:
         layouts = media_layouts(item.video, item.source)
@@ -293,27 +302,44 @@ class EgoPlanDataset(Dataset):
                               f'{item.video!r}{source}; tried {tried}. To fix it, '
                               f'{VIDEO_ROOT_HINT}.')
 
-    def _progress_frames(self, item: EgoPlanItem) -> list[Frame]:
-        """The task's progress at about ``sample_fps`` frames a second, the current one last."""
-        return self._read(item, lambda fps: strided_frames(
-            item.start_frame, item.current_frame, max(1, round(fps / self.sample_fps))))
+    def _numbers(self, item: EgoPlanItem, fps: float, keyframes: KeyframeConfig) -> list[int]:
+        """The frame numbers ``item`` takes at ``fps``, the current frame last.
 
-    def _uniform_frames(self, item: EgoPlanItem, count: int) -> list[Frame]:
-        """``count`` frames evenly spaced over the task's progress, the current one last."""
-        return self._read(item, lambda fps: uniform_frames(item.start_frame, item.current_frame,
-                                                           count))
+        Its progress at about ``sample_fps`` frames a second, or ``max_count`` evenly spaced.
+        """
+        if self.sampling == 'uniform':
+            return uniform_frames(item.start_frame, item.current_frame, keyframes.max_count)
+        return strided_frames(item.start_frame, item.current_frame,
+                              max(1, round(fps / self.sample_fps)))
 
-    def _read(self, item: EgoPlanItem, pick: Callable[[float], list[int]]) -> list[Frame]:
-        """The frames ``pick(frame rate)`` numbers, from the item's video or frame folder."""
-        media = self._media[item.item_id]
-        where = f'{self.path}: {item}'
+    def _read_group(self, media: Path, group: list[EgoPlanItem],
+                    keyframes: KeyframeConfig) -> list[list[Frame]]:
+        """Each item's frames, from one pass over the video or frame folder they share."""
+        where = f'{self.path}: {group[0]}'
         try:
             if media.is_dir():
-                fps = self.frame_rates.of(item.source)
-                return _folder_frames(media, pick(fps), fps, where)
-            return _video_frames(media, item, pick, where)
+                fps = self.frame_rates.of(group[0].source)
+                wanted = [self._numbers(item, fps, keyframes) for item in group]
+                images = _folder_images(media, sorted(set().union(*wanted)), where)
+            else:
+                with Video(media) as video:
+                    fps = video.fps
+                    if not fps:
+                        raise AnnotationError(f'{where}: {media} does not say its frame rate; '
+                                              'convert it to mp4 or give a folder of frames.')
+                    wanted = [self._numbers(item, fps, keyframes) for item in group]
+                    numbers = sorted(set().union(*wanted))
+                    images = dict(zip(numbers, video.read_numbered(numbers)))
+                for item, item_numbers in zip(group, wanted):
+                    missing = [n for n in item_numbers if n not in images]
+                    if missing:
+                        raise AnnotationError(
+                            f'{self.path}: {item}: {media} ends before frame {missing[0]}; the '
+                            f'item needs frames up to {item.current_frame}.')
         except MediaError as exc:
             raise AnnotationError(f'{where}: {exc}') from None
+        frames = {number: Frame(image, number / fps) for number, image in images.items()}
+        return [[frames[number] for number in item_numbers] for item_numbers in wanted]
 
 
 def media_layouts(video: str, source: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -508,28 +534,13 @@ def uniform_frames(start: int, current: int, count: int) -> list[int]:
     return list(dict.fromkeys(start + k * span // (count - 1) for k in range(count)))
 
 
-def _folder_frames(folder: Path, numbers: list[int], fps: float, where: str) -> list[Frame]:
+def _folder_images(folder: Path, numbers: list[int], where: str) -> dict[int, np.ndarray]:
     files = numbered_images(folder)
-    frames = []
+    images = {}
     for number in numbers:
         file = files.get(number)
         if file is None:
             raise AnnotationError(f'{where}: frame {number} is not in {folder} (it has frames '
                                   f'{min(files)} to {max(files)}).')
-        frames.append(Frame(read_image(file), number / fps))
-    return frames
-
-
-def _video_frames(file: Path, item: EgoPlanItem, pick: Callable[[float], list[int]],
-                  where: str) -> list[Frame]:
-    with Video(file) as video:
-        fps = video.fps
-        if not fps:
-            raise AnnotationError(f'{where}: {file} does not say its frame rate; convert it to '
-                                  'mp4 or give a folder of frames.')
-        numbers = pick(fps)
-        images = video.read_numbered(numbers)
-    if len(images) < len(numbers):
-        raise AnnotationError(f'{where}: {file} ends before frame {numbers[len(images)]}; the '
-                              f'item needs frames up to {item.current_frame}.')
-    return [Frame(rgb, n / fps) for n, rgb in zip(numbers, images)]
+        images[number] = read_image(file)
+    return images
