@@ -208,7 +208,7 @@ def cmd_eval(args) -> int:
         models = [spec_from_parameters(settings.complete(overrides))]
     run = Evaluation(datasets, models, strategies, args.out, overrides=overrides,
                      limit=args.limit, blank_frames=args.blank_frames, seed=args.seed,
-                     data_options=data_options)
+                     data_options=data_options, batch_size=args.batch_size)
     runs = ', '.join(f'{name} as run {run_id}' for name, run_id in run.runs.items())
     print(f'{run.total} decisions: {len(datasets)} data set(s) x {len(models)} model(s) x '
           f'{len(strategies)} strateg{"y" if len(strategies) == 1 else "ies"} ({runs}); '
@@ -530,6 +530,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('--shard-size', type=int, default=16, metavar='N',
                           help='items per Ray task of a data set that loads items one by one '
                                '(EgoPlan-Bench; a recording is always one task; default 16)')
+    evaluate.add_argument('--batch-size', type=int, default=1, metavar='N',
+                          help='items asked together: the base strategy scores them in one '
+                               'batched forward pass (Qwen-VL models) or sends them to a model '
+                               'server at once (model.max_in_flight); default 1, one by one with '
+                               'the keyframe and prompt caches')
     evaluate.add_argument('--seed', type=int, default=0,
                           help='seed of sampled replies (self-consistency), one per item derived '
                                'from it, so a rerun repeats them (default 0); part of the run')

@@ -41,6 +41,7 @@ class FakeAPI:
         self.failures_503 = 0
         self.error_400 = ''
         self.delay = 0.0
+        self.in_flight = self.most_in_flight = 0  # chat requests being answered, and the peak
         self.reject_n = False
         self.ignore_n = False
         self.omit_logprobs = False
@@ -102,9 +103,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.path != '/v1/chat/completions':
             self._send(404, _json({'error': {'message': f'no route {self.path}'}}))
             return
-        if api.delay:
-            api.released.wait(api.delay)
-        self._send(*api.answer(body))
+        with api.lock:
+            api.in_flight += 1
+            api.most_in_flight = max(api.most_in_flight, api.in_flight)
+        try:
+            if api.delay:
+                api.released.wait(api.delay)
+            answer = api.answer(body)
+        finally:
+            with api.lock:  # before the reply: the client may send its next request at once
+                api.in_flight -= 1
+        self._send(*answer)
 
     def _record(self, method: str, body: dict | None) -> None:
         with self.server.api.lock:

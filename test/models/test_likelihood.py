@@ -119,8 +119,8 @@ def test_shared_scores_equal_naive_scores(sharp_backend, prompt, k):
 def test_positions_matter_at_that_tolerance(sharp_backend, prompt, monkeypatch):
     naive = sharp_backend.score_continuations(prompt, CANDIDATES[:4], share_prefix=False)
     # Dropping the multimodal rotary offset of the video and image must break the equality.
-    monkeypatch.setattr(prefix_cache, 'rope_offset',
-                        lambda holder, device: torch.zeros((), dtype=torch.long))
+    monkeypatch.setattr(prefix_cache, 'rope_offsets',
+                        lambda holder, rows, device: torch.zeros(rows, dtype=torch.long))
     wrong = sharp_backend.score_continuations(prompt, CANDIDATES[:4])
 
     assert np.abs(wrong - naive).max() > 1e-3
@@ -231,9 +231,9 @@ def test_every_arch_shares_the_prefix_exactly(arch_model_path, prompt, monkeypat
     shared, passes = count_passes(
         backend.model, lambda: backend.score_continuations(prompt, CANDIDATES[:6]))
     # Positions one too far must show at the tolerance the equality is checked at.
-    offset = prefix_cache.rope_offset
-    monkeypatch.setattr(prefix_cache, 'rope_offset',
-                        lambda holder, device: offset(holder, device) + 1)
+    offsets = prefix_cache.rope_offsets
+    monkeypatch.setattr(prefix_cache, 'rope_offsets',
+                        lambda holder, rows, device: offsets(holder, rows, device) + 1)
     shifted = backend.score_continuations(prompt, CANDIDATES[:6])
 
     assert passes == 2

@@ -147,20 +147,58 @@ class Planner:
             ValueError: no frames or an empty goal.
             UnknownActionError: a candidate is not in the action library.
         """
-        if not frames:
-            raise ValueError('cannot plan without a camera frame; wait for the first image.')
-        if not goal.strip():
-            raise ValueError('cannot plan without a goal; publish one on the goal topic or set '
-                             'the goal parameter.')
-        labels = tuple(self.actions.get(c).label for c in (candidates or self.actions.labels))
-        question = PlanningQuestion(goal=goal.strip(), history=tuple(frames[:-1]),
-                                    current=frames[-1], candidates=labels)
+        question = self._question(goal, frames, candidates)
         stages = self.backend.stages
         if stages is not None:
             stages.reset()
         start = time.perf_counter()
         result = self.strategy.decide(self.backend, question)
         latency = time.perf_counter() - start
+        return self._decision(question, frames, result, latency,
+                              stages.as_dict() if stages is not None else {})
+
+    def decide_many(self, requests: Sequence[tuple[str, Sequence[Frame], Sequence[str] | None]],
+                    ) -> list[Decision]:
+        """Choose the next action at several decision points at once (an evaluation's batch).
+
+        The strategy asks them together where it can (the base strategy scores every prompt
+        in one batched pass; a model server gets them concurrently). Each decision's latency
+        and stage times are its share of the batch's.
+
+        Args:
+            requests: (goal, frames, candidates) of each decision point, as for :meth:`decide`.
+
+        Raises:
+            ValueError: a request has no frames or an empty goal.
+            UnknownActionError: a candidate is not in the action library.
+        """
+        questions = [self._question(*request) for request in requests]
+        stages = self.backend.stages
+        if stages is not None:
+            stages.reset()
+        start = time.perf_counter()
+        results = self.strategy.decide_many(self.backend, questions)
+        share = 1.0 / max(1, len(questions))
+        latency = (time.perf_counter() - start) * share
+        shared = ({name: value * share for name, value in stages.as_dict().items()}
+                  if stages is not None else {})
+        return [self._decision(question, frames, result, latency, shared)
+                for question, (_, frames, _), result in zip(questions, requests, results)]
+
+    def _question(self, goal: str, frames: Sequence[Frame],
+                  candidates: Sequence[str] | None) -> PlanningQuestion:
+        if not frames:
+            raise ValueError('cannot plan without a camera frame; wait for the first image.')
+        if not goal.strip():
+            raise ValueError('cannot plan without a goal; publish one on the goal topic or set '
+                             'the goal parameter.')
+        labels = tuple(self.actions.get(c).label for c in (candidates or self.actions.labels))
+        return PlanningQuestion(goal=goal.strip(), history=tuple(frames[:-1]),
+                                current=frames[-1], candidates=labels)
+
+    def _decision(self, question: PlanningQuestion, frames: Sequence[Frame],
+                  result: StrategyResult, latency: float, stages: dict[str, float]) -> Decision:
+        labels = question.candidates
         index, reason = _checked_index(result, len(labels), self.strategy.name)
         confidence = _unit(result.confidence) if index is not None else 0.0
         return Decision(
@@ -175,7 +213,7 @@ class Planner:
             votes=result.votes, rationale=bound_text(result.rationale, self.max_rationale_chars),
             tokens=result.tokens, invalid_answers=result.invalid_answers,
             answer_method=result.answer_method, needs_help=index is None,
-            needs_help_reason=reason, stages=stages.as_dict() if stages is not None else {})
+            needs_help_reason=reason, stages=stages)
 
 
 def _checked_index(result: StrategyResult, count: int, strategy: str) -> tuple[int | None, str]:

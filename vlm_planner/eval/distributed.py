@@ -33,7 +33,7 @@ from typing import Any
 from tqdm import tqdm
 
 from vlm_planner.data.items import Dataset
-from vlm_planner.errors import ConfigError, VlmPlannerError
+from vlm_planner.errors import ConfigError
 from vlm_planner.eval.results import result_key
 from vlm_planner.eval.runner import Evaluation, ModelRun
 
@@ -82,17 +82,15 @@ def evaluate_shard(shard: Shard) -> ShardResult:
         _BACKENDS[key] = shard.run.load()
     backend = _BACKENDS[key]
     result = ShardResult([], [])
-    for item in shard.run.items(shard.dataset):
-        if shard.item_ids and item.item_id not in shard.item_ids:
-            continue
+    for batch in shard.run.batches(shard.dataset):
         for strategy in shard.strategies:
-            if (item.item_id, strategy) in shard.done:
-                continue
-            try:
-                result.records.append(shard.run.evaluate(item, strategy, backend))
-            except VlmPlannerError as error:
-                result.failures.append(f'{item.dataset}/{item.item_id} {shard.run.name} '
-                                       f'{strategy}: {error}')
+            todo = [item for item in batch
+                    if (not shard.item_ids or item.item_id in shard.item_ids)
+                    and (item.item_id, strategy) not in shard.done]
+            if todo:
+                records, failures = shard.run.evaluate_many(todo, strategy, backend)
+                result.records += records
+                result.failures += failures
     return result
 
 

@@ -42,7 +42,7 @@ from vlm_planner import settings
 #: Parameters that change only speed or robustness, not answers; left out of a run's identity.
 PERFORMANCE_ONLY = frozenset({
     'model.device', 'model.timeout', 'model.retries', 'model.keyframe_cache',
-    'model.prompt_reuse_tokens', 'model.trust_remote_code'})
+    'model.prompt_reuse_tokens', 'model.trust_remote_code', 'model.max_in_flight'})
 
 #: Setting prefixes that change a model's answers.
 ANSWER_SETTINGS = ('model.', 'strategy.', 'keyframes.')

@@ -38,12 +38,12 @@ from vlm_planner import settings
 from vlm_planner.core.actions import ActionLibrary
 from vlm_planner.core.frames import Frame
 from vlm_planner.core.planner import Planner
-from vlm_planner.core.strategies import make_strategy
+from vlm_planner.core.strategies import make_strategy, Strategy
 from vlm_planner.data.items import Dataset, EvalItem
 from vlm_planner.errors import ConfigError, VlmPlannerError
 from vlm_planner.eval.provenance import run_id, run_identity
 from vlm_planner.eval.results import folder_lock, record_runs, RESULTS_FILE, ResultStore
-from vlm_planner.models.base import check_scoring
+from vlm_planner.models.base import check_scoring, in_flight
 from vlm_planner.models.factory import load_backend
 from vlm_planner.models.spec import apply_model_spec, model_name, ModelSpec, parse_model_spec
 
@@ -103,7 +103,7 @@ class Evaluation:
                  strategies: Sequence[str], out_dir: str | Path, *,
                  overrides: dict[str, Any] | None = None, limit: int = 0,
                  blank_frames: bool = False, seed: int = 0,
-                 data_options: dict[str, Any] | None = None,
+                 data_options: dict[str, Any] | None = None, batch_size: int = 1,
                  backend_loader: Callable = load_backend) -> None:
         """Check the run's settings before anything heavy happens.
 
@@ -122,6 +122,9 @@ class Evaluation:
                 from it (:func:`item_seed`).
             data_options: options the data sets were read with that change their items (frame
                 rates, sampling); part of each run's identity.
+            batch_size: items asked together: the base strategy scores them in one batched
+                pass (models that batch, see ``TransformersBackend.batches``), a model server
+                gets them concurrently (``model.max_in_flight``).
             backend_loader: turns a ModelConfig into a backend (tests pass a recording one).
         """
         self.datasets = list(datasets)
@@ -146,6 +149,9 @@ class Evaluation:
         self.limit = limit
         self.blank_frames = blank_frames
         self.seed = seed
+        if batch_size < 1:
+            raise ConfigError(f'--batch-size must be at least 1, got {batch_size}.')
+        self.batch_size = batch_size
         self.out_dir = Path(out_dir)
         self.store = ResultStore(self.out_dir / RESULTS_FILE)
         #: Per model name: the run's identity and id (what produced its results).
@@ -206,7 +212,7 @@ class Evaluation:
     def model_run(self, model: ModelSpec) -> 'ModelRun':
         """What a worker needs to evaluate items for ``model`` (picklable)."""
         return ModelRun(model.name, self._values[model.name], self.runs[model.name], self.seed,
-                        self.blank_frames, self.limit)
+                        self.blank_frames, self.limit, self.batch_size)
 
     def _run_model(self, model: ModelSpec, bar: tqdm) -> None:
         run = self.model_run(model)
@@ -214,22 +220,22 @@ class Evaluation:
         for dataset in self.datasets:
             if self.finished(dataset, model):
                 continue  # not even replayed: reading a long recording takes a while
-            for item in run.items(dataset):
-                todo = [s for s in self.strategies
-                        if self.key(item.item_id, item.dataset, model, s) not in self.store]
-                if not todo:
-                    continue
-                if backend is None:
-                    bar.set_postfix_str(f'loading {model.name}')
-                    backend = run.load(self._load_backend)
-                for strategy in todo:
+            for batch in run.batches(dataset):
+                for strategy in self.strategies:
+                    todo = [item for item in batch if self.key(
+                        item.item_id, item.dataset, model, strategy) not in self.store]
+                    if not todo:
+                        continue
+                    if backend is None:
+                        bar.set_postfix_str(f'loading {model.name}')
+                        backend = run.load(self._load_backend)
                     bar.set_postfix_str(f'{model.name} {strategy} {dataset.name}')
-                    try:
-                        self.store.append(run.evaluate(item, strategy, backend))
-                    except VlmPlannerError as error:
-                        self.fail(f'{item.dataset}/{item.item_id} {model.name} {strategy}: '
-                                  f'{error}')
-                    bar.update(1)
+                    records, failures = run.evaluate_many(todo, strategy, backend)
+                    for record in records:
+                        self.store.append(record)
+                    for message in failures:
+                        self.fail(message)
+                    bar.update(len(todo))
         if backend is not None:
             backend.close()
 
@@ -260,6 +266,7 @@ class ModelRun:
         seed: the evaluation seed.
         blank_frames: replace every frame by a grey one (the control).
         limit: most items per data set (0: all).
+        batch_size: items asked together (see :meth:`evaluate_many`).
     """
 
     name: str
@@ -268,6 +275,7 @@ class ModelRun:
     seed: int
     blank_frames: bool
     limit: int
+    batch_size: int = 1
 
     def load(self, loader: Callable = load_backend) -> Any:
         """Load the model and check that it can be asked as configured."""
@@ -281,6 +289,57 @@ class ModelRun:
             if self.limit and count >= self.limit:
                 return
             yield blanked(item) if self.blank_frames else item
+
+    def batches(self, dataset: Dataset) -> Iterator[list[EvalItem]]:
+        """The data set's items (see :meth:`items`) in batches of ``batch_size``."""
+        batch: list[EvalItem] = []
+        for item in self.items(dataset):
+            batch.append(item)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def evaluate_many(self, items: Sequence[EvalItem], strategy: str,
+                      backend: Any) -> tuple[list[dict[str, Any]], list[str]]:
+        """Decide ``items`` with ``strategy``; return their records and failure messages.
+
+        A strategy that batches (the base strategy) asks them in one call; the others decide
+        them one by one, up to the backend's ``max_in_flight`` at once, each with its own seed.
+        A batch that fails is asked again item by item, so one bad item fails alone.
+        """
+        config = settings.strategy_config({**self.values, 'strategy.name': strategy})
+        method = make_strategy(config, settings.load_template(self.values))
+        if len(items) > 1 and type(method).decide_many is not Strategy.decide_many:
+            try:
+                return self._batched(items, method, backend), []
+            except VlmPlannerError as error:
+                logger.info('a batch of %d items failed (%s); asking them one by one',
+                            len(items), error)
+        outcomes = in_flight(lambda item: self._attempt(item, strategy, backend), items,
+                             backend.max_in_flight)
+        return ([o for o in outcomes if isinstance(o, dict)],
+                [o for o in outcomes if isinstance(o, str)])
+
+    def _batched(self, items: Sequence[EvalItem], method: Strategy,
+                 backend: Any) -> list[dict[str, Any]]:
+        for item in items:  # each item's own candidates must make a library
+            ActionLibrary(item.candidates, name=item.dataset)
+        labels = {a.label: a for item in items for a in item.candidates}
+        planner = Planner(backend, ActionLibrary(list(labels.values()), name='batch'), method)
+        decisions = planner.decide_many([(item.goal, item.frames,
+                                          [a.label for a in item.candidates]) for item in items])
+        return [result_record(item, self.name, decision, self.run,
+                              item_seed(self.seed, item, method.name))
+                for item, decision in zip(items, decisions)]
+
+    def _attempt(self, item: EvalItem, strategy: str, backend: Any) -> dict[str, Any] | str:
+        """The item's record, or the message saying why it failed."""
+        try:
+            return self.evaluate(item, strategy, backend)
+        except VlmPlannerError as error:
+            return f'{item.dataset}/{item.item_id} {self.name} {strategy}: {error}'
 
     def evaluate(self, item: EvalItem, strategy: str, backend: Any) -> dict[str, Any]:
         """Decide ``item`` with ``strategy`` and return its result record.

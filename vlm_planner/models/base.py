@@ -33,7 +33,9 @@ with.
 from __future__ import annotations
 
 import abc
-from typing import Sequence
+import concurrent.futures
+import threading
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -41,6 +43,12 @@ from vlm_planner.core.chat import Generation, Message
 from vlm_planner.errors import ConfigError
 from vlm_planner.models.model_card import ModelCard
 from vlm_planner.models.stage_times import StageTimes
+
+T = TypeVar('T')
+R = TypeVar('R')
+
+#: Per thread, the sampling seed of each backend (by id), see :meth:`VLMBackend.reseed`.
+_SEEDS = threading.local()
 
 
 class VLMBackend(abc.ABC):
@@ -57,16 +65,38 @@ class VLMBackend(abc.ABC):
     #: (the planner resets it before each decision and records it); None where not measured.
     stages: StageTimes | None = None
 
-    #: Seed of the next sampled generation (:meth:`reseed`); None: the random state as it is.
-    sampling_seed: int | None = None
+    #: Most requests it answers at once when asked about several items (a model server answers
+    #: requests concurrently); the ``*_many`` methods keep at most this many in flight.
+    max_in_flight: int = 1
+
+    def score_letters_many(self, prompts: Sequence[Sequence[Message]],
+                           letters: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Return :meth:`score_letters` of several prompts.
+
+        In one batched pass where the backend can, else up to :attr:`max_in_flight` at once.
+        """
+        return in_flight(lambda args: self.score_letters(*args), list(zip(prompts, letters)),
+                         self.max_in_flight)
+
+    def score_continuations_many(self, prompts: Sequence[Sequence[Message]],
+                                 continuations: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """:meth:`score_continuations` of several prompts (see :meth:`score_letters_many`)."""
+        return in_flight(lambda args: self.score_continuations(*args),
+                         list(zip(prompts, continuations)), self.max_in_flight)
+
+    @property
+    def sampling_seed(self) -> int | None:
+        """The seed sampled generations on this thread start from (:meth:`reseed`), or None."""
+        return getattr(_SEEDS, str(id(self)), None)
 
     def reseed(self, seed: int | None) -> None:
         """Make sampled replies from now on repeatable: each sampled generation starts at ``seed``.
 
         The evaluator sets one seed per item, so a rerun repeats self-consistency's samples;
-        None restores the free-running random state. Backends that cannot seed ignore it.
+        None restores the free-running random state. The seed holds for the calling thread
+        only, so items asked concurrently keep their own. Backends that cannot seed ignore it.
         """
-        self.sampling_seed = seed
+        setattr(_SEEDS, str(id(self)), seed)
 
     @property
     def caching(self) -> str:
@@ -154,6 +184,14 @@ def _no_likelihood(backend: VLMBackend) -> str:
             f'backend {backend.name} ({type(backend).__name__}) cannot. Set '
             f'strategy.scoring:=letter, or run the model from its folder with '
             f'model.backend:=transformers.')
+
+
+def in_flight(function: Callable[[T], R], items: Sequence[T], limit: int) -> list[R]:
+    """``function`` of each item, in order, with at most ``limit`` calls running at once."""
+    if limit <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(limit, len(items))) as pool:
+        return list(pool.map(function, items))
 
 
 def check_generation_args(num_samples: int, temperature: float, max_new_tokens: int) -> None:

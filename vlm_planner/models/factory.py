@@ -77,6 +77,9 @@ class ModelConfig:
     timeout: float = option(60.0, "Seconds the 'openai' server may take to answer.", above=0.0)
     retries: int = option(2, "Extra attempts after the 'openai' server fails to connect or "
                           'answers 5xx/429.', minimum=0)
+    max_in_flight: int = option(
+        8, "Most requests the 'openai' backend sends at once when the evaluator asks several "
+        'items together (eval --batch-size); the server batches them.', minimum=1)
     quantization: str = option('', "'' (none), '4bit' or '8bit': load the weights quantized "
                                'with bitsandbytes (CUDA only).', choices=('', *QUANTIZATIONS))
     device: str = option('auto', "'auto' (cuda if available), 'cpu', 'cuda' or 'cuda:N'.")

@@ -59,7 +59,7 @@ from vlm_planner.models.base import check_generation_args, VLMBackend
 from vlm_planner.models.hf_prompt import (media_kwargs, sends_clips_as_images, temporal_patch_size,
                                           to_hf_chat)
 from vlm_planner.models.model_card import ModelCard, read_model_card
-from vlm_planner.models.prefix_cache import accepts, prefill
+from vlm_planner.models.prefix_cache import accepts, keep_logits, prefill, rope_holder
 from vlm_planner.models.prepared_prompt import PreparedPrompt, PromptPreparer
 from vlm_planner.models.prompt_reuse import PromptReuse
 from vlm_planner.models.sampling import generate_samples
@@ -341,6 +341,81 @@ class TransformersBackend(VLMBackend):
             if self.device.type == 'cuda':
                 torch.cuda.empty_cache()
 
+    @property
+    def batches(self) -> bool:
+        """Whether several prompts go through one forward pass (``*_many``).
+
+        Models with multimodal rotary positions (Qwen2-VL, Qwen2.5-VL, Qwen3-VL) place the
+        tokens of a left-padded row from its attention mask; the others would number padding as
+        positions, so their prompts are asked one by one.
+        """
+        holder = rope_holder(self.model)
+        return holder is not None and callable(getattr(holder, 'get_rope_index', None))
+
+    def score_letters_many(self, prompts: Sequence[Sequence[Message]],
+                           letters: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Return :meth:`score_letters` of several prompts, from one batched forward pass.
+
+        Models that cannot batch (:attr:`batches`) are asked one prompt at a time.
+
+        Raises:
+            InferenceError: a letter is not a single token, or the model fails.
+        """
+        if len(prompts) < 2 or not self.batches:
+            return super().score_letters_many(prompts, letters)
+        ids = [self._letter_ids(row) for row in letters]
+        with self._lock, torch.inference_mode():
+            inputs = self._batch(prompts)
+            try:
+                with self.stages.time('prefill'):
+                    logits = self.model(**inputs, **keep_logits(self.model, 1)).logits[:, -1]
+            except Exception as error:  # noqa: BLE001 - any failure inside the model
+                raise _inference_error(error) from error
+            self.stages.add_tokens(int(inputs['attention_mask'].sum()), 0)
+            return [_letter_log_probs(logits[row], _letter_token_groups(
+                self._tokenizer, letters[row], ids[row], int(inputs['input_ids'][row, -1])))
+                .cpu().numpy() for row in range(len(prompts))]
+
+    def score_continuations_many(self, prompts: Sequence[Sequence[Message]],
+                                 continuations: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Return :meth:`score_continuations` of several prompts, from two batched passes.
+
+        The prompts in one, then every continuation of every prompt in one more; models that
+        cannot batch (:attr:`batches`) are asked one prompt at a time.
+
+        Raises:
+            InferenceError: a continuation has no tokens, or the model fails.
+        """
+        from vlm_planner.models.likelihood import (encode_continuations, score_after_prompts,
+                                                   UNSHAREABLE)
+
+        if len(prompts) < 2 or not self.batches or self.model in UNSHAREABLE:
+            return super().score_continuations_many(prompts, continuations)
+        ids = [encode_continuations(self._tokenizer, row) for row in continuations]
+        with self._lock, torch.inference_mode():
+            inputs = self._batch(prompts)
+            try:
+                with self.stages.time('prefill'):
+                    output, cache = prefill(self.model, inputs)
+                with self.stages.time('decode'):
+                    scores = score_after_prompts(self.model, output, cache, ids,
+                                                 inputs['attention_mask'])
+            except Exception as error:  # noqa: BLE001 - any failure inside the model
+                raise _inference_error(error) from error
+            self.stages.add_tokens(int(inputs['attention_mask'].sum()), 0)
+        if scores is None:
+            return super().score_continuations_many(prompts, continuations)
+        return scores
+
+    def _batch(self, prompts: Sequence[Sequence[Message]]) -> dict[str, Any]:
+        """The prompts' inputs, one left-padded row each, on the model's device."""
+        if self.model is None:
+            raise InferenceError(f'the backend of {self.name} is closed.')
+        with self.stages.time('prepare'):
+            return self._on_device(dict(batch_inputs(
+                self.processor, prompts, max_frames=self.max_frames, max_pixels=self.max_pixels,
+                name=self.name, video_fps=self.video_fps)))
+
     def _letter_ids(self, letters: Sequence[str]) -> list[int]:
         if not letters:
             raise InferenceError('no answer letters to score.')
@@ -477,15 +552,35 @@ def prompt_inputs(processor: Any, messages: Sequence[Message], *, max_frames: in
     Raises:
         InferenceError: the processor rejects the prompt.
     """
+    return batch_inputs(processor, [messages], max_frames=max_frames, max_pixels=max_pixels,
+                        name=name, video_fps=video_fps)
+
+
+def batch_inputs(processor: Any, prompts: Sequence[Sequence[Message]], *, max_frames: int,
+                 max_pixels: int, name: str = 'the model', video_fps: float = 0.0) -> Any:
+    """The processor's inputs for several prompts, one row each, padded on the left.
+
+    Left padding ends every row with its own last prompt token, so the last position's logits
+    and the KV cache continue each prompt (see :func:`prompt_inputs` for one prompt).
+
+    Raises:
+        InferenceError: the processor rejects a prompt.
+    """
     clips_as_images = sends_clips_as_images(processor)
-    conversation, images, clips = to_hf_chat(
-        messages, max_frames, max_pixels, temporal_patch_size(processor), clips_as_images,
-        video_fps)
+    conversations, images, clips = [], [], []
+    for messages in prompts:
+        conversation, prompt_images, prompt_clips = to_hf_chat(
+            messages, max_frames, max_pixels, temporal_patch_size(processor), clips_as_images,
+            video_fps)
+        conversations.append(conversation)
+        images += prompt_images
+        clips += prompt_clips
     try:
-        text = processor.apply_chat_template(
-            conversation, add_generation_prompt=True, tokenize=False)
+        texts = [processor.apply_chat_template(conversation, add_generation_prompt=True,
+                                               tokenize=False) for conversation in conversations]
         kwargs = media_kwargs(processor, images, clips, clips_as_images)
-        return processor(text=[text], return_tensors='pt', **kwargs)
+        padding = {'padding': True, 'padding_side': 'left'} if len(texts) > 1 else {}
+        return processor(text=texts, return_tensors='pt', **padding, **kwargs)
     except Exception as error:  # noqa: BLE001 - processors raise many kinds of errors
         raise InferenceError(f'the processor of {name} rejected the prompt: {error}') from error
 

@@ -149,47 +149,73 @@ def score_after_prompt(model: Any, output: Any, cache: Any,
     The cache is extended and repeated along the batch in place. Returns None (and remembers the
     model class in :data:`UNSHAREABLE`) when the model cannot share its cache this way.
     """
-    _check_continuations(continuations)
+    scores = score_after_prompts(model, output, cache, [continuations])
+    return None if scores is None else scores[0]
+
+
+def score_after_prompts(model: Any, output: Any, cache: Any,
+                        continuations: Sequence[Sequence[Sequence[int]]],
+                        prompt_mask: torch.Tensor | None = None) -> list[np.ndarray] | None:
+    """Score each prompt's continuations over a batch of prompts already run (left-padded).
+
+    Row ``i`` of the prompts' ``output`` and KV ``cache`` is followed by each continuation of
+    ``continuations[i]``: the cache's rows are repeated accordingly (in place) and every
+    continuation of every prompt is scored in one batched pass. ``prompt_mask`` is the prompts'
+    attention mask (None: no padding). Returns None (and remembers the model class in
+    :data:`UNSHAREABLE`) when the model cannot share its cache this way.
+    """
+    for group in continuations:
+        _check_continuations(group)
     cache_argument = prefix_cache.cache_argument(model)
     if cache_argument is None or not prefix_cache.expandable(cache):
         UNSHAREABLE.add(model, f'its cache ({type(cache).__name__}) cannot be expanded to a batch')
         return None
-    targets, lengths = _right_pad(continuations, output.logits.device)
-    token_logp = torch.zeros(targets.shape, dtype=torch.float32, device=targets.device)
-    first = torch.log_softmax(output.logits[0, -1].float(), dim=-1)
-    token_logp[:, 0] = first[targets[:, 0]]
+    device = output.logits.device
+    counts = torch.as_tensor([len(group) for group in continuations], device=device)
+    rows = torch.repeat_interleave(torch.arange(len(continuations), device=device), counts)
+    targets, lengths = _right_pad([ids for group in continuations for ids in group], device)
+    token_logp = torch.zeros(targets.shape, dtype=torch.float32, device=device)
+    first = torch.log_softmax(output.logits[:, -1].float(), dim=-1)[rows]
+    token_logp[:, 0] = first.gather(-1, targets[:, :1]).squeeze(-1)
     if targets.shape[1] > 1:
         holder = prefix_cache.rope_holder(model)
-        offset = prefix_cache.rope_offset(holder, targets.device)
+        offsets = prefix_cache.rope_offsets(holder, len(continuations), device)[rows]
+        if len(continuations) == 1:
+            cache.batch_repeat_interleave(len(rows))
+        else:
+            cache.batch_select_indices(rows)
+        mask = None if prompt_mask is None else prompt_mask[rows]
         token_logp[:, 1:] = _later_token_logp(
-            model, cache, cache_argument, targets, lengths, offset, holder is not None)
-    return _masked_mean(token_logp, lengths)
+            model, cache, cache_argument, targets, lengths, offsets, holder is not None, mask)
+    return np.split(_masked_mean(token_logp, lengths), np.cumsum(counts.tolist())[:-1])
 
 
 def _later_token_logp(model: Any, cache: Any, cache_argument: str, targets: torch.Tensor,
-                      lengths: torch.Tensor, offset: torch.Tensor,
-                      multimodal_rope: bool) -> torch.Tensor:
+                      lengths: torch.Tensor, offsets: torch.Tensor, multimodal_rope: bool,
+                      prompt_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Log-probabilities of the continuations' tokens after the first, in one batched pass.
 
     Args:
         model: the model.
-        cache: the prompt's KV cache (batch of one); expanded in place.
+        cache: the prompts' KV cache, one row per continuation already.
         cache_argument: the name under which the model's forward takes the cache.
         targets: right-padded continuation ids, K x W.
         lengths: each continuation's length.
-        offset: the multimodal rotary offset of the prompt (0 for plain rotary embeddings).
+        offsets: each row's multimodal rotary offset (0 for plain rotary embeddings).
         multimodal_rope: give position ids for the three rotary sections of Qwen-VL models.
+        prompt_mask: each row's prompt attention mask (None: the prompt has no padding).
 
     Returns:
         K x (W - 1) log-probabilities of ``targets[:, 1:]`` (padding positions hold garbage).
     """
     count, width = targets.shape[0], targets.shape[1] - 1
     prefix = cache.get_seq_length()
-    cache.batch_repeat_interleave(count)
     steps = torch.arange(width, device=targets.device)
-    mask = torch.cat([torch.ones(count, prefix, dtype=torch.long, device=targets.device),
-                      (steps[None] < lengths[:, None]).long()], dim=1)
-    positions = (prefix + steps + offset).expand(count, width)
+    if prompt_mask is None:
+        prompt_mask = torch.ones(count, prefix, dtype=torch.long, device=targets.device)
+    mask = torch.cat([prompt_mask.long(), (steps[None] < lengths[:, None]).long()], dim=1)
+    # A row's positions go on from its own prompt tokens: padding takes none.
+    positions = (prompt_mask.long().sum(-1) + offsets)[:, None] + steps[None]
     if multimodal_rope:
         positions = positions[None].expand(3, count, width)
     kwargs = {cache_argument: cache}

@@ -97,7 +97,7 @@ class OpenAIServerBackend(VLMBackend):
     def __init__(self, *, base_url: str, model: str = '', api_key: str = '',
                  timeout: float = 60.0, retries: int = 2, max_frames: int = 8,
                  max_pixels: int = 448 * 448, jpeg_quality: int = 90,
-                 backoff: float = 0.5) -> None:
+                 backoff: float = 0.5, max_in_flight: int = 8) -> None:
         """Configure the client; nothing is sent until the first question.
 
         Args:
@@ -116,6 +116,8 @@ class OpenAIServerBackend(VLMBackend):
             max_pixels: pixel budget per keyframe or image; larger ones are shrunk to fit.
             jpeg_quality: JPEG quality of the images sent, 1 to 100.
             backoff: delay before the first retry in seconds; it doubles on each further one.
+            max_in_flight: most requests sent at once when several items are asked together
+                (the evaluator's batches); the server batches them itself.
 
         Raises:
             ConfigError: an argument is invalid.
@@ -128,6 +130,9 @@ class OpenAIServerBackend(VLMBackend):
         self.max_frames = max_frames
         self.max_pixels = max_pixels
         self.jpeg_quality = jpeg_quality
+        if max_in_flight < 1:
+            raise ConfigError(f'model.max_in_flight must be at least 1, got {max_in_flight}.')
+        self.max_in_flight = max_in_flight
         self._model = model
         self.name = model or self.base_url
         self._api_key = api_key or _api_key_from_environment()

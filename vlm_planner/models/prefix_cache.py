@@ -87,12 +87,13 @@ def rope_holder(model: Any) -> Any:
     return None
 
 
-def rope_offset(holder: Any, device: torch.device) -> torch.Tensor:
-    """The prompt's multimodal rotary offset (0 for plain rotary embeddings)."""
+def rope_offsets(holder: Any, rows: int, device: torch.device) -> torch.Tensor:
+    """Each prompt row's multimodal rotary offset (zeros for plain rotary embeddings)."""
     deltas = None if holder is None else holder.rope_deltas
-    if deltas is None:  # plain rotary embeddings, or a prompt without video or image
-        return torch.zeros((), dtype=torch.long, device=device)
-    return deltas.reshape(-1)[0].to(device=device, dtype=torch.long)
+    if deltas is None:
+        return torch.zeros(rows, dtype=torch.long, device=device)
+    deltas = deltas.reshape(-1).to(device=device, dtype=torch.long)
+    return deltas.expand(rows) if deltas.numel() == 1 else deltas
 
 
 def prefill(model: Any, inputs: Mapping[str, Any], logits: int = 1) -> tuple[Any, Any]:

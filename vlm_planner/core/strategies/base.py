@@ -21,7 +21,7 @@ Confidence: the probability of the chosen option. Never ends without a choice.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Sequence, TYPE_CHECKING
 
 from vlm_planner.core.prompts import PlanningQuestion, build_messages
 from vlm_planner.core.strategies.interface import Strategy, StrategyResult, register_strategy
@@ -39,3 +39,10 @@ class BaseStrategy(Strategy):
         messages = build_messages(self.template, question, self.scored_instruction)
         index, probs = self._scored(backend, messages, question)
         return StrategyResult(index, float(probs[index]), scores=probs.tolist())
+
+    def decide_many(self, backend: 'VLMBackend',
+                    questions: Sequence[PlanningQuestion]) -> list[StrategyResult]:
+        """Score every option of every question in one batched call to the backend."""
+        prompts = [build_messages(self.template, q, self.scored_instruction) for q in questions]
+        return [StrategyResult(index, float(probs[index]), scores=probs.tolist())
+                for index, probs in self._scored_many(backend, prompts, questions)]

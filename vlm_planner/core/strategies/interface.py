@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable, Sequence, TYPE_CHECKING
 
 import numpy as np
 
@@ -114,6 +114,18 @@ class Strategy(abc.ABC):
     def decide(self, backend: 'VLMBackend', question: PlanningQuestion) -> StrategyResult:
         """Return the chosen candidate for ``question`` (or none, see :class:`StrategyResult`)."""
 
+    def decide_many(self, backend: 'VLMBackend',
+                    questions: Sequence[PlanningQuestion]) -> list[StrategyResult]:
+        """Return :meth:`decide` of several questions, in order.
+
+        Strategies whose model calls batch override this; here the questions are asked up to
+        the backend's ``max_in_flight`` at once (a model server answers them concurrently).
+        """
+        from vlm_planner.models.base import in_flight
+
+        return in_flight(lambda question: self.decide(backend, question), questions,
+                         backend.max_in_flight)
+
     @property
     def scored_instruction(self) -> str:
         """The instruction that ends a prompt whose options are scored."""
@@ -132,6 +144,26 @@ class Strategy(abc.ABC):
             raw = backend.score_continuations(messages, question.candidates)
         else:
             raw = backend.score_letters(messages, question.letters)
+        return self._choice(backend, raw, question)
+
+    def _scored_many(self, backend: 'VLMBackend', prompts: Sequence[list[Message]],
+                     questions: Sequence[PlanningQuestion]) -> list[tuple[int, np.ndarray]]:
+        """:meth:`_scored` of several prompts, in one batched call to the backend."""
+        if self.config.scoring == 'likelihood':
+            raw = backend.score_continuations_many(prompts, [q.candidates for q in questions])
+        else:
+            raw = backend.score_letters_many(prompts, [q.letters for q in questions])
+        return [self._choice(backend, scores, question)
+                for scores, question in zip(raw, questions)]
+
+    @staticmethod
+    def _choice(backend: 'VLMBackend', raw: Any,
+                question: PlanningQuestion) -> tuple[int, np.ndarray]:
+        """The best option and the options' probabilities from the backend's raw scores.
+
+        Raises:
+            InferenceError: the backend returned a score per option of the wrong number.
+        """
         logits: np.ndarray = np.asarray(raw, dtype=float).reshape(-1)
         if logits.shape != (len(question.candidates),):
             raise InferenceError(

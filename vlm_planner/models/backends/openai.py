@@ -50,4 +50,5 @@ def load(config: ModelConfig) -> VLMBackend:
         logger.warning('model.path %r is ignored by the openai backend.', config.path)
     return OpenAIServerBackend(
         base_url=config.url, model=config.api_model, timeout=config.timeout,
-        retries=config.retries, max_frames=config.max_frames, max_pixels=config.pixel_budget)
+        retries=config.retries, max_frames=config.max_frames, max_pixels=config.pixel_budget,
+        max_in_flight=config.max_in_flight)
