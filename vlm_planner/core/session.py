@@ -29,6 +29,9 @@ Safety rules kept here, whatever the trigger or the caller:
 * frames stamped more than ``future_tolerance`` ahead of the clock are dropped, and a clock that
   jumps back behind the buffered frames (a replay restarted, a clock reset) restarts the task;
 * a decision is refused when the newest frame is too old or stamped in the future;
+* a clock that stands still (under ``use_sim_time``: a replay ended or paused, a simulator
+  stopped) pauses deciding until it moves again, when the owner also gives a steady clock to
+  measure the standstill by (see :meth:`DecisionSession.clock_notes`);
 * at most ``max_decision_rate`` decisions a second, by any path;
 * in ``dry_run`` decisions are made and reported but never acted on.
 """
@@ -65,6 +68,11 @@ class SessionConfig:
     future_tolerance: float = option(
         0.5, 'Frames stamped more than this many seconds ahead of the node clock are dropped; '
         'a clock that jumps back by more restarts the task (seconds).', minimum=0.0)
+    max_clock_stall: float = option(
+        2.0, 'Pause deciding while the node clock stands still for longer than this many '
+        'seconds of real time (use_sim_time: a replay ended or paused, the simulator stopped, '
+        'nothing publishes /clock); deciding resumes when it moves. 0: never pause.',
+        minimum=0.0)
     max_decision_rate: float = option(0.0, 'Most decisions per second by any path (trigger or '
                                       '~/plan). 0: no limit.', minimum=0.0, dynamic=True)
     dry_run: bool = option(False, 'Decide and publish decision records, but never publish on '
@@ -112,10 +120,17 @@ class DecisionSession:
     def __init__(self, planner: Planner | None, *, clock: Callable[[], float],
                  config: SessionConfig | None = None,
                  keyframes: KeyframeConfig | None = None,
-                 trigger: TriggerConfig | None = None) -> None:
-        """Create a session; ``planner`` may be None where only frames are replayed."""
+                 trigger: TriggerConfig | None = None,
+                 steady_clock: Callable[[], float] | None = None) -> None:
+        """Create a session; ``planner`` may be None where only frames are replayed.
+
+        ``steady_clock`` (seconds, e.g. ``time.monotonic``) measures how long ``clock`` has
+        stood still (``max_clock_stall``); None: the session never pauses for a still clock
+        (offline replay moves its clock only from frame to frame).
+        """
         self.planner = planner
         self.clock = clock
+        self.steady_clock = steady_clock
         self.config = config or SessionConfig()
         self.buffer = KeyframeBuffer(keyframes)
         self.trigger = DecisionTrigger.from_config(trigger or TriggerConfig())
@@ -129,14 +144,17 @@ class DecisionSession:
         self._paused = False
         self._closed = False
         self._last_attempt: float | None = None
+        self._clock_seen: tuple[float, float] | None = None  # (clock reading, steady time)
+        self._clock_stopped = False
+        self._clock_notes: list[str] = []
         self.last_decision: Decision | None = None
         self.stats = dict.fromkeys(
             ('frames_received', 'frames_rejected', 'frames_from_future', 'frames_out_of_order',
              'clock_jumps', 'decisions', 'actions_published', 'failed_decisions',
              'held_low_confidence', 'needs_help', 'refused_estop', 'rate_limited',
-             'goals_rejected'), 0)
+             'goals_rejected', 'clock_stops'), 0)
         #: Latest unresolved problem per area, reported until it clears.
-        self.problems = {'camera': '', 'goal': '', 'decision': '', 'safety': ''}
+        self.problems = {'camera': '', 'goal': '', 'decision': '', 'safety': '', 'clock': ''}
         if self.config.goal:
             self.set_goal(self.config.goal)
 
@@ -244,6 +262,60 @@ class DecisionSession:
         """Whether planning waits for :meth:`resume` (after an e-stop)."""
         return self._paused
 
+    @property
+    def clock_stopped(self) -> bool:
+        """Whether the clock stood still past ``max_clock_stall`` when last looked at."""
+        return self._clock_stopped
+
+    def watch_clock(self) -> bool:
+        """Look at the clock now; return whether it stands still (deciding pauses meanwhile).
+
+        The clock counts as moving whenever its reading changed since the last look (forward or
+        back: a jump back is the frames' business, see :meth:`add_frame`), and as stopped once
+        the same reading has lasted more than ``max_clock_stall`` seconds on the steady clock.
+        Each change between the two is counted, kept in ``problems['clock']`` while it lasts,
+        and queued for :meth:`clock_notes`.
+        """
+        limit = self.config.max_clock_stall
+        if self.steady_clock is None or not limit:
+            with self._lock:
+                self._clock_seen = None
+                self._set_clock_stopped(False, 0.0)
+            return False
+        now, steady = self.clock(), self.steady_clock()
+        with self._lock:
+            if self._clock_seen is None or now != self._clock_seen[0]:
+                self._clock_seen = (now, steady)
+                self._set_clock_stopped(False, now)
+            elif steady - self._clock_seen[1] > limit:
+                self._set_clock_stopped(True, now)
+            return self._clock_stopped
+
+    def _set_clock_stopped(self, stopped: bool, now: float) -> None:
+        if stopped == self._clock_stopped:
+            return
+        self._clock_stopped = stopped
+        limit = self.config.max_clock_stall
+        if not stopped:
+            self.problems['clock'] = ''
+            self._clock_notes.append(f'the clock moves again ({now:.3f} s): deciding resumes')
+            return
+        self.stats['clock_stops'] += 1
+        if now == 0:
+            why = ('the clock reads 0 and stands still: with use_sim_time nothing publishes '
+                   '/clock yet (play the recording with --clock)')
+        else:
+            why = (f'the clock has stood still at {now:.3f} s for over {limit:g} s '
+                   '(max_clock_stall): the replay ended or is paused, or the simulator stopped')
+        self.problems['clock'] = f'{why}; no decision on the last frame until it moves again'
+        self._clock_notes.append(self.problems['clock'])
+
+    def clock_notes(self) -> list[str]:
+        """Take the clock's stops and restarts since the last call, as lines to log."""
+        with self._lock:
+            notes, self._clock_notes = self._clock_notes, []
+        return notes
+
     def resume(self) -> str:
         """Allow planning again after an e-stop was released. Return a problem or ''."""
         with self.action_gate:
@@ -270,8 +342,9 @@ class DecisionSession:
     # --- decisions ----------------------------------------------------------------------------
 
     def due(self) -> bool:
-        """Whether the trigger wants a decision now (never while paused)."""
-        return not (self._paused or self._closed) and self.trigger.due(self.clock())
+        """Whether the trigger wants a decision now (never while paused or the clock stands)."""
+        stopped = self.watch_clock()  # looked at even while paused, so its notes come in time
+        return not (self._paused or self._closed or stopped) and self.trigger.due(self.clock())
 
     def blocked(self) -> str:
         """Why no decision may be made now ('' when one may)."""
@@ -279,6 +352,8 @@ class DecisionSession:
             return 'shutting down'
         if self.estopped or self._paused:
             return self.problems['safety'] or 'paused: call ~/resume to plan again'
+        if self.watch_clock():
+            return self.problems['clock']
         if not self._goal:
             return ('no goal yet: publish one on the goal topic (std_msgs/String) or set the '
                     'goal parameter')

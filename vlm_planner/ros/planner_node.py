@@ -42,12 +42,14 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 import traceback
 from typing import Any, Callable, NoReturn
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -132,6 +134,7 @@ class PlannerPorts:
         planner = self._given_planner or settings.build_planner(self.values)
         self.planner = planner
         self.session = settings.make_session(self.values, planner, clock=self._now)
+        self.session.steady_clock = time.monotonic  # tells a stopped /clock (use_sim_time)
         self.io = settings.node_config(self.values)
         if planner.backend.untrained:
             node.get_logger().warning(
@@ -148,8 +151,10 @@ class PlannerPorts:
             node.create_service(Trigger, '~/plan', self._on_plan, callback_group=services),
             node.create_service(Trigger, '~/reset', self._on_reset, callback_group=services),
             node.create_service(Trigger, '~/resume', self._on_resume, callback_group=services),
+            # On the steady clock: diagnostics go on when a simulated /clock stops.
             node.create_timer(self.io.diagnostics_period,
-                              self._guarded(self._publish_diagnostics, 'diagnostics')),
+                              self._guarded(self._publish_diagnostics, 'diagnostics'),
+                              clock=Clock(clock_type=ClockType.STEADY_TIME)),
         ]
         node.get_logger().info(
             f'planning with {planner.backend.name} ({planner.strategy.name} strategy) over '
@@ -326,7 +331,10 @@ class PlannerPorts:
     def _run_worker(self) -> None:
         while not self._stop.wait(POLL_S):
             try:
-                if self.live_session.due():
+                due = self.live_session.due()
+                for note in self.live_session.clock_notes():  # the clock stopped or moves again
+                    self.node.get_logger().warning(note)
+                if due:
                     self._decide('trigger')
             except Exception as exc:  # noqa: BLE001 - counted and shown; the worker carries on
                 self._failed('decision worker', exc)

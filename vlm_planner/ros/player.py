@@ -23,7 +23,12 @@ process.
 
 With ``clock_rate`` the player also publishes the recording's time on ``/clock``, so that nodes
 started with ``use_sim_time:=true`` judge the recorded header stamps by the recording's clock (the
-planner's ``max_frame_age`` check would otherwise find every replayed frame stale).
+planner's ``max_frame_age`` check would otherwise find every replayed frame stale). The clock is
+published from the moment the player starts, standing at the recording's start until the first
+message (so that the first frame is not ahead of its subscribers' clocks), and stops with the
+playback: a planner then sees the clock stand still and stops deciding (``max_clock_stall``).
+:meth:`BagPlayer.recording_time_ns` is that same time, read directly: the decisions recorded by
+:func:`play_bag` are stamped with it, so that the recorded bag is on the played bag's time axis.
 
 Topics whose message type has no Python package installed here are skipped with a warning (as
 ``ros2 bag play`` does), unless they were asked for by name with ``topics``: then playing cannot do
@@ -40,6 +45,7 @@ from typing import Iterable, Mapping
 
 from rclpy.duration import Duration
 from rclpy.node import Node
+from rclpy.publisher import Publisher
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 
@@ -53,6 +59,8 @@ from vlm_planner.ros.recorder import DecisionRecorder, parse_record_topics
 #: ``/clock`` as ``ros2 bag play --clock`` publishes it (rclpy's time source subscribes so).
 CLOCK_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                        reliability=ReliabilityPolicy.BEST_EFFORT)
+#: How often waiting for subscribers looks again, without /clock to tick.
+WAIT_POLL_S = 0.1
 #: How long the end of playback waits for reliable subscribers to acknowledge the last messages.
 ACK_TIMEOUT_S = 1.0
 
@@ -164,7 +172,7 @@ class BagPlayer(Node):
     def __init__(self, bag: str | Path, *, rate: float = 1.0, loop: bool = False,
                  topics: Iterable[str] = (), remap: Mapping[str, str] | None = None,
                  start_offset: float = 0.0, clock_rate: float = 0.0, progress: bool = False,
-                 **kwargs) -> None:
+                 wait_for: Iterable[str] = (), **kwargs) -> None:
         """Open the bag, choose its topics and create their publishers.
 
         Args:
@@ -177,6 +185,9 @@ class BagPlayer(Node):
             clock_rate: Publish the recording's time on ``/clock`` this often (Hz) while
                 playing; 0: do not.
             progress: Show a progress bar (messages published / total) on stderr.
+            wait_for: Topics, as published (after remapping), that must have a subscriber
+                before playback starts, e.g. the camera topic of a planner still loading its
+                model.
             **kwargs: Passed to :class:`rclpy.node.Node` (``context``, ``namespace``...).
 
         Raises:
@@ -184,7 +195,8 @@ class BagPlayer(Node):
             BagFormatError: ``bag`` is not a readable rosbag2 recording.
             BagError: A requested topic is not in the bag, or nothing is left to play.
             MessageTypeError: A requested topic's message type cannot be loaded.
-            ConfigError: ``rate``, ``start_offset`` or ``clock_rate`` is out of range.
+            ConfigError: ``rate``, ``start_offset`` or ``clock_rate`` is out of range, or a
+                ``wait_for`` topic is not played.
         """
         if not rate > 0:
             raise ConfigError(f'rate must be positive, got {rate}')
@@ -221,6 +233,11 @@ class BagPlayer(Node):
         self.done = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._delay = 0.0
+        # The recording's time: _position_ns while no pass runs, else _pass_started-relative.
+        self._time_lock = threading.Lock()
+        self._position_ns = self.start_ns
+        self._pass_started: float | None = None
         # /clock goes out from the playback thread between messages: a fast timer on a
         # multi-threaded executor was seen to busy-spin and stall the whole process.
         self._clock_period = 1.0 / clock_rate if clock_rate else 0.0
@@ -232,16 +249,42 @@ class BagPlayer(Node):
             t.topic: self.create_publisher(message_class(t.msgtype, t.topic), t.out,
                                            playback_qos(t.msgtype, t.latched))
             for t in self.played}
+        published = {p.topic_name: p for p in self.topic_publishers.values()}
+        #: Publishers that need a subscriber before playback starts.
+        self.wait_for: list[Publisher] = []
+        for name in wait_for:
+            full = self.resolve_topic_name(name)
+            if full not in published:
+                self.destroy_node()
+                raise ConfigError(f'cannot wait for a subscriber on {full}: it is not played '
+                                  f'(played: {", ".join(sorted(published))}).')
+            self.wait_for.append(published[full])
         self.get_logger().info(
             f'playing {self.bag} at {self.rate:g}x: ' + ', '.join(
                 t.topic + (f' -> {t.out}' if t.out != t.topic else '') + f' ({t.count})'
                 for t in self.played))
 
-    def start(self) -> None:
-        """Start playback on a background thread (once)."""
+    def start(self, delay: float = 0.0) -> None:
+        """Start playback on a background thread (once), after ``delay`` seconds.
+
+        During the delay ``/clock`` (when published) already stands at the recording's start.
+        """
         if self._thread is None:
+            self._delay = max(delay, 0.0)
             self._thread = threading.Thread(target=self._run, name='bag_player', daemon=True)
             self._thread.start()
+
+    def recording_time_ns(self) -> int:
+        """The recording's time at this moment of playback (what ``/clock`` says), in ns.
+
+        It stands at the start until playback begins, runs at ``rate`` while a pass plays,
+        starts over with each pass of a loop, and stands where playback finished (just after
+        the last message) or was stopped. It never goes back within a pass.
+        """
+        with self._time_lock:
+            if self._pass_started is None:
+                return self._position_ns
+            return self._pass_time_ns(self._pass_started, time.monotonic())
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop playback and wait up to ``timeout`` s for the thread to end."""
@@ -260,6 +303,8 @@ class BagPlayer(Node):
             if self.progress:
                 from tqdm import tqdm
                 bar = tqdm(total=self.total, unit='msg', desc=self.bag.name, dynamic_ncols=True)
+            if not self._hold(self._delay):
+                return
             with open_bag(self.bag) as reader:  # its own: storage handles stay in one thread
                 connections = [c for c in reader.connections if c.topic in self.topic_publishers]
                 while self._play_once(reader, connections, bar) and self.loop:
@@ -276,31 +321,74 @@ class BagPlayer(Node):
                 bar.close()
             self.done.set()
 
+    def _hold(self, seconds: float) -> bool:
+        """Wait for the ``wait_for`` subscribers, then ``seconds``; False if stopped meanwhile.
+
+        ``/clock``, when published, stands at the recording's start all the while.
+        """
+        missing = [p.topic_name for p in self.wait_for if not p.get_subscription_count()]
+        if missing:
+            self.get_logger().info(f'waiting for a subscriber on {", ".join(missing)}')
+        deadline = None
+        while True:
+            now = time.monotonic()
+            if deadline is None and all(p.get_subscription_count() for p in self.wait_for):
+                deadline = now + seconds
+            if deadline is not None and now >= deadline:
+                return True
+            if self._clock_period:
+                self._publish_clock_ns(self.recording_time_ns())
+            step = self._clock_period or WAIT_POLL_S
+            if self._stop.wait(step if deadline is None else min(step, deadline - now)):
+                return False
+
     def _play_once(self, reader, connections, bar) -> bool:
         """Publish one pass; return whether it reached the end (not stopped)."""
         started = next_tick = time.monotonic()
-        for connection, stamp, data in reader.messages(connections, start=self.start_ns):
-            due = started + (stamp - self.start_ns) * 1e-9 / self.rate
-            while (now := time.monotonic()) < due:  # sleep until due, ticking /clock meanwhile
-                if self._clock_period and now >= next_tick:
-                    self._publish_clock(started, now)
-                    next_tick = max(next_tick + self._clock_period, now)
-                wake = min(due, next_tick) if self._clock_period else due
-                if self._stop.wait(wake - now):
+        with self._time_lock:
+            self._pass_started = started
+        if self._clock_period:  # the pass's start before its first message (a loop went back)
+            self._publish_clock_ns(self.start_ns)
+            next_tick = started + self._clock_period
+        try:
+            for connection, stamp, data in reader.messages(connections, start=self.start_ns):
+                due = started + (stamp - self.start_ns) * 1e-9 / self.rate
+                while (now := time.monotonic()) < due:  # sleep until due, ticking /clock
+                    if self._clock_period and now >= next_tick:
+                        self._publish_clock_ns(self._pass_time_ns(started, now))
+                        next_tick = max(next_tick + self._clock_period, now)
+                    wake = min(due, next_tick) if self._clock_period else due
+                    if self._stop.wait(wake - now):
+                        return False
+                if self._stop.is_set() or not self.context.ok():
                     return False
-            if self._stop.is_set() or not self.context.ok():
-                return False
-            self.topic_publishers[connection.topic].publish(
-                data if isinstance(data, bytes) else bytes(data))
-            self.published += 1
-            if bar is not None:
-                bar.update()
-        return True
+                self.topic_publishers[connection.topic].publish(
+                    data if isinstance(data, bytes) else bytes(data))
+                self.published += 1
+                if bar is not None:
+                    bar.update()
+            return True
+        finally:
+            self._stand_still(started)
 
-    def _publish_clock(self, started: float, now: float) -> None:
-        """Publish the recording's time at ``now`` (monotonic) of a pass begun at ``started``."""
+    def _pass_time_ns(self, started: float, now: float) -> int:
+        """The recording's time at ``now`` (monotonic) of a pass begun at ``started``."""
+        return self.start_ns + round((now - started) * self.rate * 1e9)
+
+    def _stand_still(self, started: float) -> None:
+        """Stop the recording's time where the pass ended (just after its last message).
+
+        With ``/clock`` the final time goes out once more, so subscribers' clocks end on it.
+        """
+        with self._time_lock:
+            self._position_ns = self._pass_time_ns(started, time.monotonic())
+            self._pass_started = None
+        if self._clock_period and self.context.ok():
+            self._publish_clock_ns(self._position_ns)
+
+    def _publish_clock_ns(self, stamp: int) -> None:
+        """Publish ``stamp`` (the recording's time, ns) on ``/clock``."""
         from rosgraph_msgs.msg import Clock
-        stamp = self.start_ns + round((now - started) * self.rate * 1e9)
         self._clock_publisher.publish(Clock(clock=Time(nanoseconds=stamp).to_msg()))
 
     def _wait_for_acks(self) -> None:
@@ -313,7 +401,8 @@ class BagPlayer(Node):
 def play_bag(bag: str | Path, *, rate: float = 1.0, loop: bool = False,
              topics: Iterable[str] = (), remap: Mapping[str, str] | None = None,
              start_offset: float = 0.0, clock_rate: float = 0.0, delay: float = 1.0,
-             record: str | Path | None = None, record_topics: Iterable[str] = (),
+             wait_for: Iterable[str] = (), record: str | Path | None = None,
+             record_topics: Iterable[str] = (),
              storage: str = 'sqlite3', linger: float = 2.0, log_level: str = 'info',
              progress: bool = True) -> int:
     """Play a bag in this process, optionally recording decisions meanwhile.
@@ -329,8 +418,12 @@ def play_bag(bag: str | Path, *, rate: float = 1.0, loop: bool = False,
         start_offset: Seconds into the recording to start at.
         clock_rate: Publish the recording's time on ``/clock`` this often (Hz); 0: do not.
         delay: Seconds to wait before the first message, so that subscribers in other processes
-            are discovered and matched.
-        record: Bag folder to record ``record_topics`` into (default: no recording).
+            are discovered and matched (with ``clock_rate``, ``/clock`` stands at the
+            recording's start meanwhile).
+        wait_for: Before the delay, wait until these topics (as published) have a subscriber.
+        record: Bag folder to record ``record_topics`` into (default: no recording), each
+            message stamped with the recording's time when it arrived
+            (:meth:`BagPlayer.recording_time_ns`), not with today's.
         record_topics: Topics to record, ``NAME`` or ``NAME:TYPE`` (default: decision, action).
         storage: Storage of the recorded bag, ``sqlite3`` or ``mcap``.
         linger: With ``record``, seconds to keep recording after the last message was played,
@@ -349,19 +442,19 @@ def play_bag(bag: str | Path, *, rate: float = 1.0, loop: bool = False,
         # The player first: a bag that cannot be played must not leave an empty recording.
         player = process.add(BagPlayer(bag, rate=rate, loop=loop, topics=topics, remap=remap,
                                        start_offset=start_offset, clock_rate=clock_rate,
-                                       progress=progress, context=process.context))
+                                       progress=progress, wait_for=wait_for,
+                                       context=process.context))
         recorder = None
         if record is not None:
             recorder = process.add(DecisionRecorder(
                 record, topics=parse_record_topics(record_topics), storage=storage,
-                context=process.context))
+                clock=player.recording_time_ns, context=process.context))
         process.start()
-        if process.sleep(delay):
-            player.start()
-            process.wait(player.done)
+        player.start(delay)
+        if process.wait(player.done):
             if player.error is not None:
                 raise player.error
-            if recorder is not None and player.done.is_set():
+            if recorder is not None:
                 process.sleep(linger)
         if recorder is not None:
             recorder.close()  # here, so that a failure to finish the bag is raised

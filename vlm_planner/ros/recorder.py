@@ -15,7 +15,8 @@
 """Record the planner's decisions (or any topics) into a rosbag2 folder while it runs.
 
 :class:`DecisionRecorder` subscribes to its topics in serialized form and hands every message,
-stamped with its receive time, to one writer thread that owns a
+stamped with its receive time (on the node's clock, or on the clock it is given: a replay's
+recording time, see :func:`vlm_planner.ros.player.play_bag`), to one writer thread that owns a
 :class:`~vlm_planner.data.bag_writer.BagWriter`. Storage handles stay in that one thread, the
 callbacks never wait on the disk, and :meth:`DecisionRecorder.close` (or destroying the node)
 writes the rest and closes the bag so that ``rosbags`` reads it afterwards.
@@ -27,7 +28,7 @@ import functools
 from pathlib import Path
 import queue
 import threading
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -74,7 +75,8 @@ class DecisionRecorder(Node):
     """Writes every message of its topics, with its receive time, into a rosbag2 folder."""
 
     def __init__(self, path: str | Path, *, topics: Mapping[str, str] | None = None,
-                 storage: str = 'sqlite3', **kwargs) -> None:
+                 storage: str = 'sqlite3', clock: Callable[[], int] | None = None,
+                 **kwargs) -> None:
         """Open the bag and subscribe.
 
         Args:
@@ -82,6 +84,8 @@ class DecisionRecorder(Node):
             topics: Topic name -> message type name (default: ``decision`` and ``action``).
                 Relative names resolve in the node's namespace; the bag stores the full names.
             storage: ``sqlite3`` or ``mcap``.
+            clock: Returns the receive time to stamp a message with, in ns (default: the node's
+                clock, which follows ``/clock`` under ``use_sim_time``).
             **kwargs: Passed to :class:`rclpy.node.Node` (``context``, ``namespace``...).
 
         Raises:
@@ -103,6 +107,7 @@ class DecisionRecorder(Node):
         self.topics = {self.resolve_topic_name(name): msgtype for name, msgtype in topics.items()}
         #: Messages written so far.
         self.count = 0
+        self._stamp = clock or (lambda: self.get_clock().now().nanoseconds)
         #: Why writing failed, until :meth:`close` raises it.
         self.error: VlmPlannerError | None = None
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -124,7 +129,7 @@ class DecisionRecorder(Node):
         self.get_logger().info(f'recording {", ".join(self.topics)} into {self.path}')
 
     def _on_message(self, topic: str, data: bytes) -> None:
-        stamp = self.get_clock().now().nanoseconds
+        stamp = self._stamp()
         with self._lock:
             if not self._closed:
                 self._queue.put((topic, stamp, data))
