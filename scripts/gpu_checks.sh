@@ -22,6 +22,8 @@
 #   latency.md   benchmarks/bench_latency.py --device cuda --size 7b --keyframes 16 (per-stage
 #                decision latency with and without the keyframe and prompt caches)
 #   latency_compiled.md  the same with torch.compile
+#   eval_throughput.md   benchmarks/bench_eval_throughput.py --device cuda --size 7b (items per
+#                second per strategy, the 3,355-question EgoPlan-Bench run projected)
 #
 #   scripts/gpu_checks.sh [OUT]
 set -euo pipefail
@@ -35,3 +37,5 @@ $PY benchmarks/bench_latency.py --device cuda --size 7b --keyframes 16 --decisio
 $PY benchmarks/bench_scoring.py --device cuda --size 7b | tee "$OUT/scoring.md"
 $PY benchmarks/bench_latency.py --device cuda --size 7b --keyframes 16 --decisions 8 \
   --strategies 'base (letter),base (likelihood K=4)' --compile | tee "$OUT/latency_compiled.md"
+$PY benchmarks/bench_eval_throughput.py --device cuda --size 7b --items 64 \
+  | tee "$OUT/eval_throughput.md"
