@@ -115,6 +115,7 @@ def test_a_parameter_file_sets_the_runs_settings(tmp_path, tiny_model_cache):
                  str(out), '--params', str(preset), '-p', 'keyframes.max_count:=2']) == 0
     runs = json.loads((out / 'runs.json').read_text())
     (identity,) = runs.values()
+    assert identity['name'] == 'tiny-qwen2_5_vl' and identity['model']['backend'] == 'tiny'
     assert identity['settings']['strategy.scoring'] == 'likelihood'
     assert identity['settings']['keyframes.max_count'] == 2  # -p wins over the file
     records = [json.loads(line) for line in (out / 'results.jsonl').read_text().splitlines()]

@@ -205,7 +205,7 @@ class Evaluation:
             ResultsError: another evaluation is writing the folder.
         """
         with folder_lock(self.out_dir):
-            record_runs(self.out_dir, {self.runs[name]: {'model': name, **identity}
+            record_runs(self.out_dir, {self.runs[name]: {'name': name, **identity}
                                        for name, identity in self.identities.items()})
             yield
 
