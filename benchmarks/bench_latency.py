@@ -55,8 +55,8 @@ import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scoring import (GOAL, H200, LABELS, load_backend, SIZES,  # noqa: E402
-                           WorkMeter)
+from bench_scoring import (check_device, GOAL, H200, LABELS, load_backend,  # noqa: E402
+                           SIZES, WorkMeter)
 
 from vlm_planner.core.actions import Action, ActionLibrary  # noqa: E402
 from vlm_planner.core.frames import Frame  # noqa: E402
@@ -181,9 +181,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--compile', action='store_true',
                         help="torch.compile the language model's forward (GPU)")
     args = parser.parse_args(argv)
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error(f'--device cuda needs a CUDA GPU, but torch {torch.__version__} sees none; '
-                     'drop --device for the CPU variant.')
+    check_device(parser, args.device)
     unknown = set(args.strategies.split(',')) - set(STRATEGIES)
     if unknown:
         parser.error(f'unknown strategies {sorted(unknown)}; choose from {list(STRATEGIES)}')

@@ -417,11 +417,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--strategies', action='store_true',
                         help='also time every strategy\'s decision (always on with cuda)')
     args = parser.parse_args(argv)
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error(f'--device cuda needs a CUDA GPU, but torch {torch.__version__} sees none; '
-                     'run on a GPU machine, or drop --device for the CPU variant.')
+    check_device(parser, args.device)
     args.strategies = args.strategies or args.device == 'cuda'
     return args
+
+
+def check_device(parser: argparse.ArgumentParser, device: str) -> None:
+    """Stop with a usage error when ``device`` is cuda and torch sees no CUDA GPU."""
+    if device == 'cuda' and not torch.cuda.is_available():
+        parser.error(f'--device cuda needs a CUDA GPU, but torch {torch.__version__} sees none; '
+                     'run on a GPU machine, or drop --device for the CPU variant.')
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -158,32 +158,34 @@ def test_the_kept_prefix_is_reused_and_only_the_tail_prefilled(pair):
         cached._prompt(prompt(frames[:4], frames[5])).inputs['input_ids'].shape[1]
 
 
-def test_prompts_longer_than_the_bound_are_not_kept(tiny_model_path):
-    backend = TransformersBackend(path=tiny_model_path, device='cpu', prompt_reuse_tokens=10)
+def reused_on_repeat(backend, between=lambda backend, messages: None) -> int:
+    """Tokens the second of two identical prompts reuses, ``between`` run between them."""
     frames = camera(4)
     messages = prompt(frames[:2], frames[2])
     backend.score_letters(messages, 'AB')
+    between(backend, messages)
     backend.stages.reset()
     backend.score_letters(messages, 'AB')
-    assert backend.stages.as_dict()['reused_tokens'] == 0
+    return backend.stages.as_dict()['reused_tokens']
+
+
+def test_prompts_longer_than_the_bound_are_not_kept(tiny_model_path):
+    assert reused_on_repeat(TransformersBackend(path=tiny_model_path, device='cpu')) > 0
+    bounded = TransformersBackend(path=tiny_model_path, device='cpu', prompt_reuse_tokens=10)
+    assert reused_on_repeat(bounded) == 0
 
 
 def test_a_failed_call_drops_the_kept_prompt(tiny_model_path, monkeypatch):
-    backend = TransformersBackend(path=tiny_model_path, device='cpu')
-    frames = camera(4)
-    messages = prompt(frames[:2], frames[2])
-    backend.score_letters(messages, 'AB')
+    def fail(backend, messages):
+        def broken(*args, **kwargs):
+            raise RuntimeError('boom')
 
-    def broken(*args, **kwargs):
-        raise RuntimeError('boom')
+        with monkeypatch.context() as patch:
+            patch.setattr(backend.model.model.language_model, 'forward', broken)
+            with pytest.raises(Exception, match='boom'):
+                backend.score_continuations(messages, LABELS)
 
-    with monkeypatch.context() as patch:
-        patch.setattr(backend.model.model.language_model, 'forward', broken)
-        with pytest.raises(Exception, match='boom'):
-            backend.score_continuations(messages, LABELS)
-    backend.stages.reset()
-    backend.score_letters(messages, 'AB')
-    assert backend.stages.as_dict()['reused_tokens'] == 0
+    assert reused_on_repeat(TransformersBackend(path=tiny_model_path, device='cpu'), fail) == 0
 
 
 def test_an_assembly_that_differs_from_the_processor_is_switched_off(tiny_model_path, caplog):

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -111,28 +111,44 @@ def to_hf_chat(messages: Sequence[Message], max_frames: int, max_pixels: int,
     among the images too (see :func:`_clip_as_images`). ``video_fps`` is the frame rate clips
     are said to have (0: each clip's mean rate, see :func:`plan_clip`).
     """
-    conversation, images, clips = [], [], []
+    images: list[np.ndarray] = []
+    clips: list[_Clip] = []
+
+    def media(part: ImagePart | VideoPart) -> list[dict]:
+        if isinstance(part, ImagePart):
+            images.append(fit_pixels(part.frame.image, max_pixels))
+            return [{'type': 'image'}]
+        if clips_as_images:
+            clips.append(video_clip(part.frames, max_frames, max_pixels, 1, video_fps))
+            parts, frames = _clip_as_images(clips[-1])
+            images.extend(frames)
+            return parts
+        clips.append(video_clip(part.frames, max_frames, max_pixels, temporal_patch_size,
+                                video_fps))
+        return [{'type': 'video'}]
+
+    return chat_structure(messages, media), images, clips
+
+
+def chat_structure(messages: Sequence[Message],
+                   media: Callable[[ImagePart | VideoPart], list[dict]]) -> list[dict]:
+    """The HF chat format of ``messages``; ``media`` turns each image or video into its entries.
+
+    Raises:
+        InferenceError: a message holds a part of an unknown kind.
+    """
+    conversation = []
     for message in messages:
-        content = []
+        content: list[dict] = []
         for part in message.content:
             if isinstance(part, TextPart):
                 content.append({'type': 'text', 'text': part.text})
-            elif isinstance(part, ImagePart):
-                content.append({'type': 'image'})
-                images.append(fit_pixels(part.frame.image, max_pixels))
-            elif isinstance(part, VideoPart) and clips_as_images:
-                clips.append(video_clip(part.frames, max_frames, max_pixels, 1, video_fps))
-                parts, frames = _clip_as_images(clips[-1])
-                content.extend(parts)
-                images.extend(frames)
-            elif isinstance(part, VideoPart):
-                clips.append(video_clip(part.frames, max_frames, max_pixels, temporal_patch_size,
-                                        video_fps))
-                content.append({'type': 'video'})
+            elif isinstance(part, (ImagePart, VideoPart)):
+                content.extend(media(part))
             else:
                 raise InferenceError(f'unsupported message part {type(part).__name__}.')
         conversation.append({'role': message.role, 'content': content})
-    return conversation, images, clips
+    return conversation
 
 
 def _clip_as_images(clip: _Clip) -> tuple[list[dict], list[np.ndarray]]:

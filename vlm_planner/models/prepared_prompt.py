@@ -42,11 +42,11 @@ import weakref
 
 import torch
 
-from vlm_planner.core.chat import ImagePart, Message, TextPart, VideoPart
+from vlm_planner.core.chat import ImagePart, Message, VideoPart
 from vlm_planner.core.frames import Frame
 from vlm_planner.errors import InferenceError
-from vlm_planner.models.hf_prompt import (clip_metadata, ClipPlan, image_size, plan_clip, sized,
-                                          temporal_patch_size)
+from vlm_planner.models.hf_prompt import (chat_structure, clip_metadata, ClipPlan, image_size,
+                                          plan_clip, sized, temporal_patch_size)
 
 #: Processor classes whose images and temporal patches are prepared one by one.
 DECOMPOSABLE = frozenset({'Qwen2VLProcessor', 'Qwen2_5_VLProcessor'})
@@ -224,24 +224,20 @@ class PromptPreparer:
         Raises:
             InferenceError: the processor rejects a frame or the prompt.
         """
-        conversation, images, clips, plans = [], [], [], []
-        for message in messages:
-            content = []
-            for part in message.content:
-                if isinstance(part, TextPart):
-                    content.append({'type': 'text', 'text': part.text})
-                elif isinstance(part, ImagePart):
-                    content.append({'type': 'image'})
-                    images.append([self._image_unit(part.frame)])
-                elif isinstance(part, VideoPart):
-                    content.append({'type': 'video'})
-                    plan = plan_clip(part.frames, self.max_frames, self.max_pixels,
-                                     self._temporal_patch, self.video_fps)
-                    plans.append(plan)
-                    clips.append(self._clip_units(plan))
-                else:
-                    raise InferenceError(f'unsupported message part {type(part).__name__}.')
-            conversation.append({'role': message.role, 'content': content})
+        images: list[list[MediaUnit]] = []
+        clips: list[list[MediaUnit]] = []
+        plans: list[ClipPlan] = []
+
+        def media(part: ImagePart | VideoPart) -> list[dict]:
+            if isinstance(part, ImagePart):
+                images.append([self._image_unit(part.frame)])
+                return [{'type': 'image'}]
+            plans.append(plan_clip(part.frames, self.max_frames, self.max_pixels,
+                                   self._temporal_patch, self.video_fps))
+            clips.append(self._clip_units(plans[-1]))
+            return [{'type': 'video'}]
+
+        conversation = chat_structure(messages, media)
         try:
             inputs = self._inputs(conversation, images, clips, plans)
         except Exception as error:  # noqa: BLE001 - processors raise many kinds of errors
