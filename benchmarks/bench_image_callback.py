@@ -16,12 +16,16 @@
 
 Usage: ``python benchmarks/bench_image_callback.py [--repeat N]``. Prints a Markdown table of the
 median time per frame for each encoding at VGA and full-HD size; docs/performance.md keeps the
-numbers of a reference run.
+numbers of a reference run. Columns: converting the message; converting it and offering the frame
+to a ``change``-policy keyframe buffer (the same message every time: compared, not kept); and
+keyframe selection alone (``KeyframeBuffer.add``) in its worst case: each frame freshly converted
+(not timed), as in the callback, and compared and kept (two different messages in turn).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 
@@ -47,6 +51,23 @@ def make_message(shape, encoding, rng):
     return rgb_to_image_msg(rgb, encoding)
 
 
+def keyframe_add_ms(messages, repeat):
+    """Median time (ms) of adding a freshly converted frame that is compared and kept.
+
+    ``messages`` take turns, so each frame differs from the last keyframe.
+    """
+    buffer = KeyframeBuffer(KeyframeConfig(policy='change', min_interval=0.0))
+    turns = itertools.cycle(messages)
+    times = []
+    for stamp in range(repeat):
+        frame = Frame(image_msg_to_rgb(next(turns)), stamp)
+        start = time.perf_counter()
+        kept = buffer.add(frame)
+        times.append(time.perf_counter() - start)
+        assert kept, 'every frame should differ from the last keyframe'
+    return statistics.median(times) * 1000
+
+
 def median_ms(fn, repeat):
     """Median wall time of ``fn()`` in milliseconds."""
     times = []
@@ -63,8 +84,9 @@ def main() -> None:
     parser.add_argument('--repeat', type=int, default=50)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print('| size | encoding | convert (ms) | convert + keyframe add (ms) |')
-    print('| --- | --- | --- | --- |')
+    print('| size | encoding | convert (ms) | convert + keyframe add (ms) '
+          '| keyframe add, kept (ms) |')
+    print('| --- | --- | --- | --- | --- |')
     for size, shape in SIZES.items():
         for encoding in ENCODINGS:
             msg = make_message(shape, encoding, rng)
@@ -73,7 +95,8 @@ def main() -> None:
             convert = median_ms(lambda: image_msg_to_rgb(msg), args.repeat)
             both = median_ms(lambda: buffer.add(Frame(image_msg_to_rgb(msg), next(stamp))),
                              args.repeat)
-            print(f'| {size} | {encoding} | {convert:.2f} | {both:.2f} |')
+            kept = keyframe_add_ms((msg, make_message(shape, encoding, rng)), args.repeat)
+            print(f'| {size} | {encoding} | {convert:.2f} | {both:.2f} | {kept:.2f} |')
 
 
 if __name__ == '__main__':

@@ -58,6 +58,44 @@ def test_thumbnail_cells_are_block_means_or_repeated_pixels():
                                rtol=1e-6)
 
 
+@pytest.mark.parametrize('shape', [(1080, 1920), (480, 640), (193, 4000), (1001, 333)])
+def test_a_large_image_reads_each_cell_inside_its_own_block(shape):
+    # Pixels constant over each cell's block: the sampled pixels of a cell all lie in its block,
+    # so the thumbnail is exact although a large image is only sampled.
+    rows, cols = (np.repeat(np.arange(32), np.diff(np.arange(33) * side // 32)) for side in shape)
+    grey = (rows[:, None] * 7 + cols[None, :] * 3) % 256
+    rgb = np.repeat(grey[:, :, None], 3, axis=2).astype(np.uint8)
+    expected = (np.arange(32)[:, None] * 7 + np.arange(32)[None, :] * 3) % 256
+    np.testing.assert_array_equal(thumbnail(rgb), expected)
+    np.testing.assert_array_equal(thumbnail(grey.astype(np.uint8)), expected)
+
+
+def smooth_scene(shape: tuple[int, int]) -> np.ndarray:
+    """The same smooth colour scene at any resolution."""
+    y, x = np.meshgrid(np.linspace(0, 1, shape[0]), np.linspace(0, 1, shape[1]), indexing='ij')
+    channels = (128 + 100 * np.sin(6 * x + 3 * y), 128 + 90 * np.cos(5 * y), 255 * x * y)
+    return np.stack(channels, axis=2).astype(np.uint8)
+
+
+def test_thumbnails_of_one_scene_at_any_resolution_are_alike():
+    full_hd = thumbnail(smooth_scene((1080, 1920)))
+    for shape in [(480, 640), (720, 1280), (2160, 3840), (120, 160)]:
+        assert frame_difference(thumbnail(smooth_scene(shape)), full_hd) < 0.005, shape
+    # A large image is sampled, yet each cell stays close to its block's mean.
+    grey = smooth_scene((1080, 1920)).astype(np.float64).mean(axis=2)
+    rows, cols = np.arange(33) * 1080 // 32, np.arange(33) * 1920 // 32
+    exact = np.array([[grey[rows[i]:rows[i + 1], cols[j]:cols[j + 1]].mean() for j in range(32)]
+                      for i in range(32)])
+    assert np.abs(full_hd - exact).max() < 2.0  # grey levels
+
+
+def test_views_of_an_image_give_the_thumbnail_of_its_copy():
+    image = noise((1080, 1920))
+    for view in (image[:, :, ::-1], image[::-1], image[100:900, 50:1800], image[:, ::2]):
+        np.testing.assert_allclose(thumbnail(view), thumbnail(np.ascontiguousarray(view)),
+                                   rtol=1e-6)
+
+
 def test_a_one_pixel_frame_is_a_uniform_thumbnail_of_its_grey():
     thumb = thumbnail(np.array([[[30, 60, 90]]], np.uint8))
     assert np.all(thumb == 60.0)

@@ -116,3 +116,21 @@ def test_reset_keeping_latest_starts_the_new_task_from_the_current_frame():
     buffer.reset(keep_latest=True)
     assert [f.stamp for f in buffer.snapshot()] == [2.0]
     assert len(buffer) == 1
+
+
+def test_change_policy_makes_one_thumbnail_per_frame_it_compares(monkeypatch):
+    # The image callback's cost: a kept frame's thumbnail is the one made for the comparison.
+    made = []
+
+    def counting_thumbnail(image):
+        made.append(image.shape)
+        return thumbnail(image)
+
+    monkeypatch.setattr('vlm_planner.core.keyframes.thumbnail', counting_thumbnail)
+    buffer = KeyframeBuffer(KeyframeConfig(policy='change', min_interval=1.0,
+                                           change_threshold=0.05))
+    assert buffer.add(solid(0, 0.0))
+    assert not buffer.add(solid(255, 0.5))  # too soon: not even compared
+    assert buffer.add(solid(255, 1.0))
+    assert not buffer.add(solid(255, 2.0))  # compared, no change
+    assert len(made) == 3

@@ -17,8 +17,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+from typing import NamedTuple
 
 import numpy as np
+
+#: Pixels a thumbnail cell of a large image reads along each side (36 in all; with fewer, the
+#: thumbnail of a finely textured scene changes noticeably when the camera moves a pixel or two).
+SAMPLES_PER_CELL = 6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +57,10 @@ def thumbnail(image: np.ndarray, size: int = 32) -> np.ndarray:
     The thumbnail is always ``size x size``, whatever the image's shape (any H, W >= 1, colour or
     grey), so any two thumbnails can be compared. Along a side of at least ``size`` pixels, each
     cell is the mean of its block of pixels; along a shorter side, pixels are repeated (nearest
-    neighbour). Large images are first subsampled to about four pixels per thumbnail cell: this
-    runs in the image callback. No OpenCV is needed in ``core``.
+    neighbour). This runs in the image callback, so along a side longer than
+    ``SAMPLES_PER_CELL * size`` pixels a block is read at ``SAMPLES_PER_CELL`` evenly spaced
+    pixels inside it: a cell of a large image is the mean of ``SAMPLES_PER_CELL ** 2`` of its
+    block's pixels, and the cost stops growing with the image. No OpenCV is needed in ``core``.
 
     Args:
         image: ``H x W x C`` or ``H x W`` array.
@@ -61,10 +69,18 @@ def thumbnail(image: np.ndarray, size: int = 32) -> np.ndarray:
     Returns:
         A ``size x size`` float32 array of grey values in the image's range (0..255 for uint8).
     """
-    step = max(1, min(image.shape[:2]) // (4 * size))
-    sampled = image[::step, ::step].astype(np.float32)
-    grey = sampled.mean(axis=2) if sampled.ndim == 3 else sampled
-    return _resized(grey, size).astype(np.float32)
+    channels = image.shape[2] if image.ndim == 3 else 1
+    sampling = _sampling(image.shape, size)
+    if image.flags.c_contiguous:  # the camera's case: one gather, no copy of whole rows
+        pixels = image.reshape(-1).take(sampling.flat)
+    else:
+        rows = image[sampling.rows].reshape(len(sampling.rows), -1)
+        pixels = rows.take(sampling.values, axis=1)
+    pixels = pixels.reshape(len(sampling.rows), -1)
+    row_cells = _cells(len(sampling.rows), size)
+    col_starts, col_counts = _cells(len(sampling.values) // channels, size)
+    sums = _block_sums(pixels, row_cells, col_starts * channels)
+    return (sums / (np.outer(row_cells[1], col_counts) * channels)).astype(np.float32)
 
 
 def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
@@ -88,13 +104,76 @@ def _resized(grey: np.ndarray, size: int) -> np.ndarray:
     return sums / np.outer(row_counts, col_counts)
 
 
+def _block_sums(values: np.ndarray, row_cells: tuple[np.ndarray, np.ndarray],
+                col_starts: np.ndarray) -> np.ndarray:
+    """Sums of 2-D ``values`` over the blocks of rows and columns that start as given.
+
+    A block holds at most ``SAMPLES_PER_CELL ** 2`` pixels, so the float32 sums are exact for
+    integer images of up to 16 bits and 4 channels. Summing rows with reduceat costs a loop per
+    column, so rows in equal blocks (a large, sampled image) are summed by a reshape first;
+    otherwise the columns are summed first.
+    """
+    row_starts, row_counts = row_cells
+    if row_counts.min() == row_counts.max():
+        rows = values.reshape(len(row_counts), -1, values.shape[1]).sum(axis=1, dtype=np.float32)
+        return np.add.reduceat(rows, col_starts, axis=1)
+    columns = np.add.reduceat(values, col_starts, axis=1, dtype=np.float32)
+    return np.add.reduceat(columns, row_starts, axis=0)
+
+
+@functools.lru_cache(maxsize=64)
 def _cells(length: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Start index and pixel count of each of ``size`` cells along a side of ``length`` pixels.
 
     A side of at least ``size`` pixels is split into ``size`` blocks of nearly equal length; a
-    shorter side gives each cell its nearest pixel (count 1), repeating pixels.
+    shorter side gives each cell its nearest pixel (count 1), repeating pixels. Cached (read-only
+    arrays): a camera keeps its image size.
     """
     if length >= size:
         edges = (np.arange(size + 1, dtype=np.intp) * length) // size  # strictly increasing
-        return edges[:-1], np.diff(edges)
-    return (np.arange(size, dtype=np.intp) * length) // size, np.ones(size, dtype=np.intp)
+        starts, counts = edges[:-1], np.diff(edges)
+    else:
+        starts, counts = (np.arange(size, dtype=np.intp) * length) // size, np.ones(size, np.intp)
+    starts.setflags(write=False)  # cached: shared by every caller
+    counts.setflags(write=False)
+    return starts, counts
+
+
+def _sampled_pixels(length: int, size: int) -> np.ndarray:
+    """Indices of the pixels a thumbnail of ``size`` reads along a side of ``length`` pixels.
+
+    A side shorter than ``size`` reads each cell's nearest pixel (repeating pixels), one up to
+    ``SAMPLES_PER_CELL * size`` pixels reads every pixel, a longer one ``SAMPLES_PER_CELL``
+    evenly spaced pixels inside each of the ``size`` blocks of :func:`_cells`. Either way at
+    least ``size`` pixels are read and :func:`_cells` of their count groups them into the cells.
+    """
+    if length < size:
+        return _cells(length, size)[0]
+    if length <= SAMPLES_PER_CELL * size:
+        return np.arange(length, dtype=np.intp)
+    starts, counts = _cells(length, size)  # every count is at least SAMPLES_PER_CELL
+    steps = 2 * np.arange(SAMPLES_PER_CELL) + 1
+    return (starts[:, None] + steps * counts[:, None] // (2 * SAMPLES_PER_CELL)).ravel()
+
+
+class _Sampling(NamedTuple):
+    """The values a thumbnail reads from an image of one shape (read-only index arrays)."""
+
+    rows: np.ndarray  # the rows read
+    values: np.ndarray  # in each, the values read (channels interleaved: all of each pixel)
+    flat: np.ndarray  # the same values as indices into the flattened image, row by row
+
+
+@functools.lru_cache(maxsize=8)
+def _sampling(shape: tuple[int, ...], size: int) -> _Sampling:
+    """What a thumbnail of ``size`` reads from an image of ``shape``.
+
+    Cached (up to 1 MB a full-HD shape): a camera keeps its image size.
+    """
+    channels = shape[2] if len(shape) == 3 else 1
+    rows = _sampled_pixels(shape[0], size)
+    values = (_sampled_pixels(shape[1], size)[:, None] * channels + np.arange(channels)).ravel()
+    flat = (rows[:, None] * (shape[1] * channels) + values).ravel()
+    for indices in (rows, values, flat):
+        indices.setflags(write=False)
+    return _Sampling(rows, values, flat)

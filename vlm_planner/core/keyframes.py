@@ -74,28 +74,31 @@ class KeyframeBuffer:
             if self._latest is not None and frame.stamp < self._latest.stamp:
                 return False
             self._latest = frame
-            if not self._should_keep(frame):
+            keep, thumb = self._should_keep(frame)
+            if not keep:
                 return False
             self._keyframes.append(frame)
-            if self.config.policy == 'change':
-                self._last_thumb = thumbnail(frame.image)
+            if thumb is not None:
+                self._last_thumb = thumb
             if len(self._keyframes) > self.config.max_count:
                 self._drop_one()
             return True
 
-    def _should_keep(self, frame: Frame) -> bool:
-        if not self._keyframes:
-            if self.config.policy == 'change':
-                self._last_thumb = thumbnail(frame.image)
-            return True
-        if frame.stamp - self._keyframes[-1].stamp < self.config.min_interval:
-            return False
+    def _should_keep(self, frame: Frame) -> tuple[bool, np.ndarray | None]:
+        """Whether ``frame`` becomes a keyframe, and its thumbnail ('change' policy; else None).
+
+        The thumbnail made for the comparison is returned so that a kept frame's is made once.
+        """
+        if self._keyframes and frame.stamp - self._keyframes[-1].stamp < self.config.min_interval:
+            return False, None
         if self.config.policy == 'interval':
-            return True
+            return True, None
+        thumb = thumbnail(frame.image)
+        if not self._keyframes:
+            return True, thumb
         if self._last_thumb is None:  # the policy changed to 'change' mid-task
             self._last_thumb = thumbnail(self._keyframes[-1].image)
-        change = frame_difference(thumbnail(frame.image), self._last_thumb)
-        return change > self.config.change_threshold
+        return frame_difference(thumb, self._last_thumb) > self.config.change_threshold, thumb
 
     def _drop_one(self) -> None:
         # Never drop the first keyframe (the task's start) nor the newest, unless only one fits.

@@ -247,8 +247,9 @@ class TransformersBackend(VLMBackend):
             prompt_reuse_tokens: the new ``prompt_reuse_tokens`` setting (None: unchanged).
         """
         cached, tokens = self._cache_options
-        self._attach(cached if keyframe_cache is None else keyframe_cache,
-                     tokens if prompt_reuse_tokens is None else prompt_reuse_tokens)
+        with self._lock:
+            self._attach(cached if keyframe_cache is None else keyframe_cache,
+                         tokens if prompt_reuse_tokens is None else prompt_reuse_tokens)
 
     @property
     def caching(self) -> str:
