@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 
+from hypothesis import given, HealthCheck, settings, strategies as st
 import numpy as np
 import pytest
 import torch
@@ -34,7 +35,7 @@ from vlm_planner.core.actions import Action, ActionLibrary
 from vlm_planner.core.planner import Planner
 from vlm_planner.core.strategies import make_strategy, StrategyConfig
 from vlm_planner.models.hf import prompt_inputs, TransformersBackend
-from vlm_planner.models.prepared_prompt import PromptPreparer
+from vlm_planner.models.prepared_prompt import PromptPreparer, SegmentTokens
 from vlm_planner.models.stage_times import stage_summary
 
 LABELS = ('pick up the red block', 'pick up the blue block', 'put the held block in the bin',
@@ -219,3 +220,20 @@ def test_decisions_record_where_their_time_went(tiny_model_path):
     assert stages['prefill_ms'] > 0 and stages['prefilled_tokens'] > 0
     assert decision.to_record()['stages'] == stages
     assert stage_summary(stages).startswith('prepare ')
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.text(min_size=1, max_size=12),
+                          st.sampled_from(['<|im_start|>', '<|im_end|>', '<|vision_start|>',
+                                           '<|video_pad|>', '\n', ' ', '  A.'])), max_size=12))
+def test_text_tokenised_piece_by_piece_equals_the_tokeniser(tiny_processor, pieces):
+    text = ''.join(pieces)
+    tokenizer = tiny_processor.tokenizer
+    assert SegmentTokens(tokenizer).ids(text) == tokenizer(text)['input_ids']
+
+
+@pytest.fixture(scope='module')
+def tiny_processor(tiny_model_path):
+    from transformers import AutoProcessor
+    return AutoProcessor.from_pretrained(tiny_model_path, local_files_only=True)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import itertools
+import re
 from typing import Any, Sequence
 import weakref
 
@@ -53,6 +54,8 @@ DECOMPOSABLE = frozenset({'Qwen2VLProcessor', 'Qwen2_5_VLProcessor'})
 
 #: Distinct placeholder replacement texts whose token ids are kept.
 REPLACEMENTS_KEPT = 64
+#: Distinct pieces of prompt text whose token ids are kept.
+SEGMENTS_KEPT = 256
 
 #: Why the other supported architectures prepare whole prompts, by processor class.
 _WHY_NOT = {
@@ -160,6 +163,46 @@ class UnitCache:
         self._entries.clear()
 
 
+class SegmentTokens:
+    """Token ids of prompt texts, each piece between two special tokens tokenised once.
+
+    A tokeniser splits its text at added (special) tokens before anything else, so a text's ids
+    are its pieces' ids side by side. The fixed parts of a chat prompt (role headers, the
+    wording around the frames) then cost a dictionary look-up per decision; only the text that
+    changed (the goal, the progress times, the options) is tokenised.
+    """
+
+    def __init__(self, tokenizer: Any, capacity: int = SEGMENTS_KEPT) -> None:
+        """Split at ``tokenizer``'s added tokens; keep the ids of ``capacity`` pieces."""
+        self._tokenizer = tokenizer
+        self._added: dict[str, int] = dict(tokenizer.get_added_vocab())
+        names = sorted(self._added, key=len, reverse=True)
+        self._split = re.compile('(' + '|'.join(map(re.escape, names)) + ')') if names else None
+        self._capacity = capacity
+        self._pieces: collections.OrderedDict[str, list[int]] = collections.OrderedDict()
+
+    def ids(self, text: str) -> list[int]:
+        """The token ids of ``text``, without the tokeniser's own special tokens around it."""
+        ids: list[int] = []
+        for piece in (self._split.split(text) if self._split else [text]):
+            if piece in self._added:
+                ids.append(self._added[piece])
+            elif piece:
+                ids += self._piece(piece)
+        return ids
+
+    def _piece(self, piece: str) -> list[int]:
+        ids = self._pieces.get(piece)
+        if ids is None:
+            ids = list(self._tokenizer(piece, add_special_tokens=False)['input_ids'])
+            self._pieces[piece] = ids
+            if len(self._pieces) > self._capacity:
+                self._pieces.popitem(last=False)
+        else:
+            self._pieces.move_to_end(piece)
+        return ids
+
+
 def why_not_decomposable(processor: Any) -> str:
     """Empty when ``processor``'s prompts can be assembled from units, else the reason."""
     name = type(processor).__name__
@@ -200,7 +243,6 @@ class PromptPreparer:
                                          return_tensors='pt', do_sample_frames=False)
         self._image_kwargs = merged['images_kwargs']
         self._video_kwargs = merged['videos_kwargs']
-        self._text_kwargs = merged['text_kwargs']
         self._token_types = bool(merged.get('return_mm_token_type_ids'))
         self._temporal_patch = temporal_patch_size(processor)
         self._merge = int(processor.video_processor.merge_size) ** 2
@@ -212,6 +254,7 @@ class PromptPreparer:
         # Token ids of each placeholder's replacement text (a few distinct grid sizes).
         self._replacement_ids: collections.OrderedDict[str, list[int]] = \
             collections.OrderedDict()
+        self._segments = SegmentTokens(tokenizer)
 
     @property
     def supported(self) -> bool:
@@ -270,8 +313,8 @@ class PromptPreparer:
                        for i in range(len(images))]
         video_texts = [processor.replace_video_token(described, video_idx=i, **self._video_kwargs)
                        for i in range(len(clips))]
-        inputs = dict(processor.tokenizer([text], **self._text_kwargs))
-        inputs['input_ids'] = self._expanded(inputs['input_ids'], image_texts, video_texts)
+        inputs = {'input_ids': self._expanded(self._segments.ids(text), image_texts,
+                                              video_texts)}
         inputs['attention_mask'] = torch.ones_like(inputs['input_ids'])
         if self._token_types:
             inputs['mm_token_type_ids'] = torch.as_tensor(
@@ -282,9 +325,9 @@ class PromptPreparer:
                 [self._temporal_patch / plan.fps for plan in plans])
         return inputs
 
-    def _expanded(self, ids: torch.Tensor, image_texts: list[str],
+    def _expanded(self, row: list[int], image_texts: list[str],
                   video_texts: list[str]) -> torch.Tensor:
-        """``ids`` (1 x n) with each placeholder token replaced by its replacement's tokens.
+        """``row`` (token ids) with each placeholder replaced by its replacement's tokens, 1 x n.
 
         What the processor gets by tokenising the text with the replacements in it: placeholders
         are special tokens, so the text on either side is tokenised alike.
@@ -293,7 +336,6 @@ class PromptPreparer:
         placeholder = {token: modality for modality, token in self._token_ids.items()}
         pieces: list[list[int]] = []
         start = 0
-        row = ids[0].tolist()
         for position, token in enumerate(row):
             modality = placeholder.get(token)
             if modality is None:
@@ -301,7 +343,7 @@ class PromptPreparer:
             pieces += [row[start:position], self._replacement(next(replacements[modality]))]
             start = position + 1
         pieces.append(row[start:])
-        return torch.tensor([[token for piece in pieces for token in piece]], dtype=ids.dtype)
+        return torch.tensor([[token for piece in pieces for token in piece]], dtype=torch.long)
 
     def _replacement(self, text: str) -> list[int]:
         ids = self._replacement_ids.get(text)
