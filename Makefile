@@ -62,9 +62,15 @@ demo-model: venv
 	  --out $(DEMO_WORK)/init --hidden-size 64 --layers 4 --vision-hidden-size 64 \
 	  --vision-layers 4 --attention-init-std 0.2 --max-pixels 50176
 	OMP_NUM_THREADS=1 $(VENV)/bin/vlm-planner finetune --quiet --data $(DEMO_DATA)/train \
-	  --val $(DEMO_DATA)/val --model $(DEMO_WORK)/init --out $(DEMO_WORK)/run --train-vision \
+	  --val $(DEMO_DATA)/val --model $(DEMO_WORK)/init --out $(DEMO_WORK)/first --train-vision \
 	  --steps 8000 --batch-size 8 --lr 1e-3 --weight-decay 0.1 --warmup 0.03 --schedule cosine \
 	  --eval-every 1000 --val-limit 200 --save-every 500 --seed 0 \
+	  -p prompt_file:=config/prompt_current_observation.yaml \
+	  -p model.max_frames:=3 -p keyframes.max_count:=3 -p model.max_pixels:=50176
+	OMP_NUM_THREADS=1 $(VENV)/bin/vlm-planner finetune --quiet --data $(DEMO_DATA)/train \
+	  --val $(DEMO_DATA)/val --model $(DEMO_WORK)/first --out $(DEMO_WORK)/run --train-vision \
+	  --steps 8000 --batch-size 8 --lr 5e-4 --weight-decay 0.1 --warmup 0.02 --schedule cosine \
+	  --eval-every 2000 --val-limit 200 --save-every 500 --seed 1 \
 	  -p prompt_file:=config/prompt_current_observation.yaml \
 	  -p model.max_frames:=3 -p keyframes.max_count:=3 -p model.max_pixels:=50176
 	$(PY) scripts/ship_demo_model.py $(DEMO_WORK)
