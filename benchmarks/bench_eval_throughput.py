@@ -79,9 +79,11 @@ class Questions(Dataset):
         return self.count
 
     def item_ids(self) -> list[str]:
+        """Ids of the questions."""
         return [f'q{i}' for i in range(self.count)]
 
     def items(self, keyframes: KeyframeConfig) -> Iterator[EvalItem]:
+        """The questions, video by video (``keyframes`` is not needed: frames are given)."""
         rng = np.random.default_rng(0)
         candidates = tuple(Action(label) for label in LABELS[:4])
         for video in range(0, self.count, PER_VIDEO):

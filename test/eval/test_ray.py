@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+import signal
 
 import pytest
 
@@ -58,9 +59,13 @@ def cluster(tmp_path_factory):
     """A Ray instance on this machine with two CPU workers, test modules importable."""
     os.environ['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO),
                                                              os.environ.get('PYTHONPATH')]))
+    # Ray installs its own signal handlers in the driver; later tests expect the defaults.
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
 
 
 def outcomes(records):
