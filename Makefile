@@ -29,8 +29,11 @@ test: venv
 
 # The CPU benchmarks behind docs/performance.md (a few minutes).
 bench: venv
-	$(PY) benchmarks/bench_image_callback.py --repeat 50
+	$(PY) benchmarks/bench_image_callback.py --repeat 200
 	$(PY) benchmarks/bench_scoring.py
+	$(PY) benchmarks/bench_latency.py
+	$(PY) benchmarks/bench_eval_throughput.py
+	$(PY) benchmarks/bench_live_path.py
 
 # The figures of docs/reliability.md: camera fuzz, e-stop, shutdown, 10-minute soak (~20 min).
 .PHONY: reliability
