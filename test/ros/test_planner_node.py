@@ -82,8 +82,13 @@ def test_bad_frames_are_reported_and_the_node_keeps_planning(planner, harness):
     harness.frame()
     response = harness.call(Trigger, '/vlm_planner/plan')
     assert response.success and response.message in LABELS
+    assert spin_until(harness.executor, lambda: any(
+        kv.key == 'last_stages' for kv in harness.diagnostics[-1].status[0].values), 5)
     values = {kv.key: kv.value for kv in harness.diagnostics[-1].status[0].values}
     assert int(values['frames_rejected']) >= 1
+    # Where the last decision's time went, and what the model keeps between decisions.
+    assert values['last_stages'].startswith('prepare ') and 'prefilled' in values['last_stages']
+    assert values['model_caching'] == 'prepared keyframes, vision features, prompt prefix'
 
 
 def test_plan_is_refused_without_goal_or_with_stale_frames(planner, harness):
