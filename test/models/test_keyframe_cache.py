@@ -75,6 +75,19 @@ def test_assembled_inputs_equal_the_processors_on_every_architecture(arch_model_
     backend = TransformersBackend(path=arch_model_path, device='cpu', max_frames=4)
     preparer = PromptPreparer(backend.processor, max_frames=4, max_pixels=backend.max_pixels,
                               capacity=32)
+    if arch == 'qwen3_vl':
+        # Images are prepared one by one; a prompt with a video goes to the processor whole.
+        assert not preparer.reason and 'prompts with a video: nothing' in backend.caching
+        frames = camera(4)
+        image_prompt = [Message('user', (ImagePart(frames[0]), TextPart('Then:'),
+                                         ImagePart(frames[1]), TextPart('Next?')))]
+        assert preparer.prepare(prompt(frames[:2], frames[2])) is None
+        expected = prompt_inputs(backend.processor, image_prompt, max_frames=4,
+                                 max_pixels=backend.max_pixels)
+        actual = preparer.prepare(image_prompt).full_inputs()
+        assert set(actual) == set(expected)
+        assert all(torch.equal(actual[key], value) for key, value in expected.items())
+        return
     if arch != 'qwen2_5_vl':
         # The others cannot split a prompt into independent units; they say why and fall back.
         assert preparer.reason and backend.caching == 'nothing'
@@ -237,3 +250,22 @@ def test_text_tokenised_piece_by_piece_equals_the_tokeniser(tiny_processor, piec
 def tiny_processor(tiny_model_path):
     from transformers import AutoProcessor
     return AutoProcessor.from_pretrained(tiny_model_path, local_files_only=True)
+
+
+def test_qwen3_vl_image_prompts_reuse_features_and_prefix_with_equal_scores(tiny_cache):
+    from vlm_planner.models.tiny import ensure_tiny_model
+    path = ensure_tiny_model(cache_dir=tiny_cache, arch='qwen3_vl')
+    cached, fresh = sharpened(path), sharpened(path, keyframe_cache=False)
+    frames = camera(6)
+    for index in range(1, 6):
+        messages = [Message('user', (TextPart(f'Task: {GOAL}.'), ImagePart(frames[index - 1]),
+                                     TextPart('Now:'), ImagePart(frames[index]),
+                                     TextPart('Next?')))]
+        cached.stages.reset()
+        np.testing.assert_allclose(cached.score_letters(messages, 'ABC'),
+                                   fresh.score_letters(messages, 'ABC'), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(cached.score_continuations(messages, LABELS),
+                                   fresh.score_continuations(messages, LABELS), rtol=0,
+                                   atol=1e-5)
+        # Its deepstack features go in precomputed too; the text before the frames is reused.
+        assert cached.stages.as_dict()['reused_tokens'] > 0

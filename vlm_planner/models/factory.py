@@ -98,8 +98,9 @@ class ModelConfig:
         'them; fine-tune and ask a model with the same value.', minimum=0.0)
     keyframe_cache: bool = option(
         True, 'Prepare each keyframe once (resized, normalised, patchified) and keep its vision '
-        'features for later decisions; only new frames are prepared and encoded. Qwen2-VL and '
-        'Qwen2.5-VL; other architectures prepare every prompt whole (transformers backend).')
+        'features for later decisions; only new frames are prepared and encoded. Qwen2-VL, '
+        'Qwen2.5-VL, and Qwen3-VL prompts without a video; other architectures prepare every '
+        'prompt whole (transformers backend).')
     prompt_reuse_tokens: int = option(
         32768, "Keep the language model's KV cache of the last prompt, up to this many tokens, "
         'and run the next prompt only from where the two differ (needs model.keyframe_cache). '

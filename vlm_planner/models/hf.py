@@ -132,7 +132,8 @@ class TransformersBackend(VLMBackend):
                 need the bitsandbytes package and a CUDA device.
             keyframe_cache: prepare each keyframe once and keep its pixels and vision features
                 for later decisions (architectures whose frames are encoded independently:
-                Qwen2-VL, Qwen2.5-VL; the others prepare every prompt whole).
+                Qwen2-VL, Qwen2.5-VL, Qwen3-VL prompts without a video; the others prepare every
+                prompt whole).
             prompt_reuse_tokens: keep the KV cache of the last prompt up to this many tokens and
                 run the next prompt from where they differ (needs ``keyframe_cache``); 0: off.
             video_fps: frame rate the progress video is said to have; 0: the mean rate of its
@@ -257,10 +258,13 @@ class TransformersBackend(VLMBackend):
         if self._preparer is None:
             return 'nothing'
         if self._reuse is None:
-            return 'prepared keyframes'
-        if self._reuse.max_tokens == 0:
-            return 'prepared keyframes, vision features'
-        return 'prepared keyframes, vision features, prompt prefix'
+            kept = 'prepared keyframes'
+        elif self._reuse.max_tokens == 0:
+            kept = 'prepared keyframes, vision features'
+        else:
+            kept = 'prepared keyframes, vision features, prompt prefix'
+        reason = self._preparer.video_reason
+        return f'{kept} (prompts with a video: nothing, {reason})' if reason else kept
 
     def score_letters(self, messages: Sequence[Message], letters: Sequence[str]) -> np.ndarray:
         """Return log-probabilities of ``letters`` as the reply's first token.
@@ -441,11 +445,12 @@ class TransformersBackend(VLMBackend):
         if self.model is None:
             raise InferenceError(f'the backend of {self.name} is closed.')
         with self.stages.time('prepare'):
-            if self._preparer is not None:
-                prompt = self._preparer.prepare(messages)
-                if not self._inputs_checked:
-                    self._check_assembly(messages, prompt)
-            if self._preparer is None:
+            prompt = self._preparer.prepare(messages) if self._preparer is not None else None
+            if prompt is not None and not self._inputs_checked:
+                self._check_assembly(messages, prompt)
+                if self._preparer is None:
+                    prompt = None
+            if prompt is None:
                 inputs = prompt_inputs(self.processor, messages, max_frames=self.max_frames,
                                        max_pixels=self.max_pixels, name=self.name,
                                        video_fps=self.video_fps)

@@ -25,11 +25,12 @@ concatenates the units' tensors. The result equals the processor's own output fo
 (:mod:`.vision_cache`).
 
 Only processors whose media split into independent units this way are assembled: Qwen2-VL and
-Qwen2.5-VL (per-frame pixel budgets). Others prepare the whole prompt through the processor on
-every call, and :attr:`PromptPreparer.reason` says why: Qwen3-VL sizes a clip's frames from the
-clip's frame count, VideoLLaMA3 shares one pixel budget among a clip's frames and drops repeated
-patches, LLaVA-OneVision pads images to a common tile count, and SmolVLM2 batches images into one
-padded tensor.
+Qwen2.5-VL (per-frame pixel budgets), and Qwen3-VL for prompts without a video (its images are
+independent; it sizes a clip's frames from the clip's frame count, so a prompt with a video goes
+to its processor whole, :attr:`PromptPreparer.video_reason`). Others prepare the whole prompt
+through the processor on every call, and :attr:`PromptPreparer.reason` says why: VideoLLaMA3
+shares one pixel budget among a clip's frames and drops repeated patches, LLaVA-OneVision pads
+images to a common tile count, and SmolVLM2 batches images into one padded tensor.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ from vlm_planner.models.hf_prompt import (chat_structure, clip_metadata, ClipPla
 
 #: Processor classes whose images and temporal patches are prepared one by one.
 DECOMPOSABLE = frozenset({'Qwen2VLProcessor', 'Qwen2_5_VLProcessor'})
+#: Processor classes whose images are prepared one by one, but not their videos: prompts with a
+#: video go to the processor whole.
+IMAGES_ONLY = frozenset({'Qwen3VLProcessor'})
 
 #: Distinct placeholder replacement texts whose token ids are kept.
 REPLACEMENTS_KEPT = 64
@@ -86,6 +90,8 @@ class MediaUnit:
     grid: torch.Tensor
     tokens: int
     features: Any = None
+    deepstack: list[torch.Tensor] | None = None  # Qwen3-VL: its features for deeper layers
+    output_type: type | None = None  # the class the vision tower's output came in
 
 
 @dataclasses.dataclass
@@ -203,9 +209,14 @@ class SegmentTokens:
         return ids
 
 
-def why_not_decomposable(processor: Any) -> str:
-    """Empty when ``processor``'s prompts can be assembled from units, else the reason."""
+def why_not_decomposable(processor: Any, *, videos: bool = True) -> str:
+    """Return '' when ``processor``'s prompts can be assembled from units, else the reason.
+
+    With ``videos`` False, for prompts that hold images only.
+    """
     name = type(processor).__name__
+    if name in IMAGES_ONLY and not videos:
+        return ''
     if name not in DECOMPOSABLE:
         return _WHY_NOT.get(name, f'{name} is not known to prepare frames independently')
     if getattr(getattr(processor, 'video_processor', None), 'cap_pixels_per_frame', False):
@@ -234,7 +245,9 @@ class PromptPreparer:
         self.max_frames = max_frames
         self.max_pixels = max_pixels
         self.video_fps = video_fps
-        self.reason = why_not_decomposable(processor)
+        self.reason = why_not_decomposable(processor, videos=False)
+        #: Why prompts with a video go to the processor whole ('' when they are assembled too).
+        self.video_reason = why_not_decomposable(processor)
         self.units = UnitCache(capacity)
         self._serials = itertools.count(1)
         if self.reason:
@@ -261,12 +274,18 @@ class PromptPreparer:
         """Whether prompts are assembled from prepared units."""
         return not self.reason
 
-    def prepare(self, messages: Sequence[Message]) -> PreparedPrompt:
+    def prepare(self, messages: Sequence[Message]) -> PreparedPrompt | None:
         """Return the model inputs of ``messages`` (on the CPU) and their units.
+
+        None when the prompt holds a video this processor cannot assemble
+        (:attr:`video_reason`): the caller prepares it whole.
 
         Raises:
             InferenceError: the processor rejects a frame or the prompt.
         """
+        if self.video_reason and any(isinstance(part, VideoPart) for message in messages
+                                     for part in message.content):
+            return None
         images: list[list[MediaUnit]] = []
         clips: list[list[MediaUnit]] = []
         plans: list[ClipPlan] = []

@@ -14,12 +14,13 @@
 
 """Vision features encoded once per media unit and handed to the model precomputed.
 
-Qwen2-VL and Qwen2.5-VL encode each image and each temporal patch of a video on its own (the vision
-tower's attention stays within one temporal patch), so the features of a prompt are the features
-of its units side by side. :func:`encode_missing` runs the vision tower only over the units that
-have none yet (one batched pass per modality) and keeps the result on the unit
-(:class:`~.prepared_prompt.MediaUnit`); :func:`encoder_outputs` hands them to the model's forward
-as ``mm_encoder_outputs``, which ``transformers`` takes in place of pixels. Multimodal rotary
+Qwen2-VL, Qwen2.5-VL and Qwen3-VL encode each image and each temporal patch of a video on its own
+(the vision tower's attention stays within one temporal patch), so the features of a prompt are
+the features of its units side by side (Qwen3-VL's also per deeper layer, its "deepstack").
+:func:`encode_missing` runs the vision tower only over the units that have none yet (one batched
+pass per modality) and keeps the result on the unit (:class:`~.prepared_prompt.MediaUnit`);
+:func:`encoder_outputs` hands them to the model's forward as ``mm_encoder_outputs``, which
+``transformers`` takes in place of pixels. Multimodal rotary
 positions are computed from the grids as usual, so they come out as without the cache.
 """
 
@@ -51,8 +52,12 @@ def encode_missing(model: Any, units: Sequence[MediaUnit], dtype: torch.dtype) -
         grids = torch.cat([unit.grid for unit in missing]).to(device)
         output = getattr(model, method)(**{pixels_name: pixels, grid_name: grids},
                                         return_dict=True)
-        for unit, features in zip(missing, output.pooler_output):
-            unit.features = features
+        deepstack = getattr(output, 'deepstack_features', None)
+        for index, unit in enumerate(missing):
+            unit.features = output.pooler_output[index]
+            unit.output_type = type(output)
+            if deepstack is not None:
+                unit.deepstack = [layer[index] for layer in deepstack]
         count += len(missing)
     return count
 
@@ -63,7 +68,15 @@ def encoder_outputs(units: Sequence[MediaUnit]) -> dict[str, Any]:
 
     outputs = {}
     for modality in _ENCODERS:
-        features = tuple(unit.features for unit in units if unit.modality == modality)
-        if features:
+        chosen = [unit for unit in units if unit.modality == modality]
+        if not chosen:
+            continue
+        features = tuple(unit.features for unit in chosen)
+        deepstack = [unit.deepstack for unit in chosen if unit.deepstack is not None]
+        if not deepstack:
             outputs[modality] = BaseModelOutputWithPooling(pooler_output=features)
+        else:  # Qwen3-VL: the deeper layers' features too, per layer and unit
+            outputs[modality] = (chosen[0].output_type or BaseModelOutputWithPooling)(
+                pooler_output=features,
+                deepstack_features=[tuple(layers) for layers in zip(*deepstack)])
     return outputs
