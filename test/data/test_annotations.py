@@ -58,7 +58,8 @@ def test_valid_file_round_trip(write, tmp_path, suffix):
         point(time=2.5, answer='PICK UP THE BLUE BLOCK', task='blue',
               candidates=[{'label': 'pick up the red block'}, 'pick up the blue block']),
         point(time=100.25, time_is_absolute=True, answer=1, verb='pick', noun='blue block',
-              candidates=[{'label': 'wait'}, {'label': 'grab blue'}]),
+              candidates=[{'label': 'wait'}, {'label': 'grab blue'}],
+              scene='red block: the gripper; blue block: table slot 1'),
     ], suffix, topic='/camera/image_raw', actions_file='actions.yaml', task='tabletop')
     notes = load_annotation(path)
     assert notes.bag == tmp_path / 'run1' and notes.topic == '/camera/image_raw'
@@ -73,6 +74,8 @@ def test_valid_file_round_trip(write, tmp_path, suffix):
     assert third.time_is_absolute and not first.time_is_absolute
     assert third.candidates[1] == Action('grab blue', 'pick', 'blue block')
     assert str(third) == 'decision point (#2)'
+    assert third.scene == 'red block: the gripper; blue block: table slot 1'
+    assert first.scene == second.scene == ''
     assert notes.decision_times(99.0, 110.0) == [100.0, 101.5, 100.25]
 
 
@@ -92,6 +95,7 @@ def test_default_task_is_the_file_name(write):
     ([point(time=-1.0)], {}, r'time -1.0 is before the start of the recording'),
     ([point(time='soon')], {}, r'"time" must be a number of seconds'),
     ([point(goal='')], {}, r'"goal" must be a non-empty text'),
+    ([point(scene=3)], {}, r'"scene" must be a non-empty text'),
     ([point(candidates=['only one'])], {}, r'"candidates" must list at least two actions'),
     ([point(candidates=['a', 'A.'], answer=0)], {}, r"candidate 'A.' is listed twice"),
     ([point(candidates=['a', {'label': 'b', 'size': 3}], answer=0)], {},

@@ -127,6 +127,7 @@ def test_replayed_items_end_with_the_state_of_their_decision(dataset):
                 next(c for c in i.candidates if c.label == s.answer)) for i, s in
                 zip(items, episode.steps)]
             for item, step in zip(items, episode.steps):
+                assert item.scene == step.world().describe()  # what the current frame shows
                 assert max(f.stamp for f in item.frames) <= item.decision_time
                 np.testing.assert_array_equal(item.frames[-1].image,
                                               render(step.world(), 64, 64, appearance=look))

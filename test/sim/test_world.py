@@ -179,3 +179,12 @@ def test_block_colour():
     assert block_colour('the Blue block') == 'blue'
     assert block_colour('bin') is None
     assert block_colour('yellow block') is None
+
+
+def test_describe_says_where_every_block_is():
+    world = TabletopWorld({'red': Location.in_bin(), 'green': Location.on_table(2),
+                           'blue': Location.on_block('green')})
+    assert world.describe() == ('red block: the bin; green block: table slot 2; '
+                                'blue block: the top of the green block')
+    world.apply(LIBRARY.get('pick up the blue block'))
+    assert world.describe().endswith('blue block: the gripper')

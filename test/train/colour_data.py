@@ -43,7 +43,7 @@ START_NS = 1_000 * 10 ** 9
 
 
 def write_colour_data(folder: Path, name: str, points: int, seed: int, *,
-                      all_actions: bool = False, size: int = 56) -> Path:
+                      all_actions: bool = False, size: int = 56, scenes: bool = False) -> Path:
     """Write a bag of ``points`` colour segments and its annotation file; return the file.
 
     Args:
@@ -53,6 +53,7 @@ def write_colour_data(folder: Path, name: str, points: int, seed: int, *,
         seed: seed of the colours, the candidate order and the pixel noise.
         all_actions: list the whole tabletop library as candidates, not the four colours.
         size: frame side in pixels.
+        scenes: give each decision point a scene description (:func:`scene_of` its colour).
     """
     rng = random.Random(seed)
     noise = np.random.default_rng(seed)
@@ -78,7 +79,8 @@ def write_colour_data(folder: Path, name: str, points: int, seed: int, *,
             rng.shuffle(labels)
             decision_points.append({'id': f'{name}-{index}', 'time': 2 * index + 1.5,
                                     'goal': GOAL, 'candidates': labels,
-                                    'answer': ACTIONS[colour]})
+                                    'answer': ACTIONS[colour],
+                                    **({'scene': scene_of(colour)} if scenes else {})})
         last = START_NS + 2 * points * 10 ** 9
         bag.write(TOPIC, last, image_message(np.zeros((size, size, 3), np.uint8), last))
     path = folder / f'{name}.yaml'
@@ -86,3 +88,8 @@ def write_colour_data(folder: Path, name: str, points: int, seed: int, *,
                                     'decision_points': decision_points}, sort_keys=False),
                     encoding='utf-8')
     return path
+
+
+def scene_of(colour: str) -> str:
+    """The scene description of a decision point whose frames are ``colour``."""
+    return f'the whole frame is {colour}'

@@ -43,8 +43,10 @@ def _tiny_cache(tiny_model_cache):
 
 @pytest.fixture(scope='session')
 def colour_data(tmp_path_factory):
-    """Annotation files of the colour task: train (24), val (12), and train with all actions."""
+    """The colour task: train (24), val (12), all actions (8); with scenes: train, val."""
     folder = tmp_path_factory.mktemp('colour_data')
     return {'train': write_colour_data(folder, 'train', 24, seed=1),
             'val': write_colour_data(folder, 'val', 12, seed=2),
-            'all': write_colour_data(folder, 'all', 8, seed=3, all_actions=True)}
+            'all': write_colour_data(folder, 'all', 8, seed=3, all_actions=True),
+            'scenes': write_colour_data(folder, 'scenes', 24, seed=4, scenes=True),
+            'val_scenes': write_colour_data(folder, 'val_scenes', 12, seed=5, scenes=True)}

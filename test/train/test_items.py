@@ -148,3 +148,33 @@ def test_a_drawn_item_depends_on_the_seed_and_the_item_only(colour_data):
     assert sample_candidates(item, 3, 7).candidates == sample_candidates(item, 3, 7).candidates
     assert any(sample_candidates(item, 3, 7).candidates
                != sample_candidates(renamed, 3, seed).candidates for seed in range(3))
+
+
+def test_scene_items_ask_for_the_description_in_the_planners_prompt(colour_data):
+    from test.train.colour_data import scene_of
+    from vlm_planner.train.items import Prompter, SCENE_INSTRUCTION
+
+    template = without_options(PromptTemplate.default())
+    prompter = Prompter(StrategyConfig(), template)
+    for item in load_dataset(colour_data['scenes']).items(KEYFRAMES):
+        action = prompter.training_item(item, 'action')
+        scene = prompter.training_item(item, 'scene')
+        colour = next(c for c, label in ACTIONS.items()
+                      if label == item.candidates[item.answer].label)
+        assert scene.kind == 'scene' and scene.target == scene_of(colour) == item.scene
+        # The same frames and question; only the closing instruction differs.
+        assert plain(scene.messages)[:-1] == plain(action.messages)[:-1]
+        *asked, last = plain(scene.messages)[-1][1]
+        assert asked == list(plain(action.messages)[-1][1][:-1])
+        assert last[1].endswith('\n' + SCENE_INSTRUCTION)
+        assert last[1].replace(SCENE_INSTRUCTION, '') == plain(action.messages)[-1][1][-1][1] \
+            .replace(template.action_instruction, '')
+
+
+def test_an_item_without_a_scene_has_no_scene_item(colour_data):
+    from vlm_planner.train.items import Prompter
+
+    item = next(iter(load_dataset(colour_data['train']).items(KEYFRAMES)))
+    assert item.scene == ''
+    with pytest.raises(ValueError, match='no scene description'):
+        Prompter(StrategyConfig(), PromptTemplate.default()).training_item(item, 'scene')

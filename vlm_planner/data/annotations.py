@@ -37,11 +37,17 @@ An annotation file is YAML or JSON (``.json`` files are read as JSON, anything e
         candidates: [put the held block in the bin, put the held block on the table]
         answer: 0
         task: bin                     # optional; default: the top-level task
+        scene: 'red block: the gripper; green block: table slot 0'
+                                      # optional: what the frame at this time shows, in words
 
 Times are in the clock of the frames' stamps (header stamps, or the bag's receive time where the
 header stamp is zero). A relative ``time`` counts from the earliest frame of the camera topic, the
 start of the recording as the camera saw it; this stays right for recordings in simulated time,
 whose header stamps have nothing to do with the wall-clock receive times of the bag.
+
+A ``scene`` is never shown to the planner: ``vlm-planner finetune --describe-scene`` trains the
+model to say it from the frames, an auxiliary target that teaches a model to see where things are
+(``vlm-planner generate`` writes one per decision point from the simulator's state).
 
 With ``actions_file``, candidates given as labels must be actions of that library and take their
 verb and noun from it. Labels are compared as the planner compares them: without case, repeated
@@ -66,7 +72,7 @@ from vlm_planner.errors import ActionLibraryError, AnnotationError
 
 TOP_KEYS = ('bag', 'topic', 'actions_file', 'task', 'time_is_absolute', 'decision_points')
 POINT_KEYS = ('id', 'time', 'time_is_absolute', 'goal', 'candidates', 'answer', 'verb', 'noun',
-              'task')
+              'task', 'scene')
 CANDIDATE_KEYS = tuple(f.name for f in dataclasses.fields(Action))
 
 #: Times this close outside the recording (seconds) count as its first or last frame.
@@ -105,6 +111,7 @@ class DecisionPoint:
     candidates: tuple[Action, ...]
     answer: int
     task: str
+    scene: str = ''  # what the frame at ``time`` shows, in words; '' without one
 
     def __str__(self) -> str:
         return point_name(self.item_id, self.index)
@@ -216,7 +223,8 @@ def _point(index: int, entry: object, where: str, library: ActionLibrary | None,
     return DecisionPoint(
         item_id=str(item_id), index=index, time=float(time), time_is_absolute=absolute,
         goal=_text(entry.get('goal'), 'goal', where), candidates=candidates, answer=answer,
-        task=_optional_text(entry.get('task'), 'task', where) or task)
+        task=_optional_text(entry.get('task'), 'task', where) or task,
+        scene=_optional_text(entry.get('scene'), 'scene', where) or '')
 
 
 def _candidates(value: object, where: str, library: ActionLibrary | None) -> tuple[Action, ...]:

@@ -110,7 +110,8 @@ class BagDataset(Dataset):
         clock.advance_to(time)
         item = EvalItem(dataset=self.name, item_id=point.item_id, task=point.task,
                         goal=point.goal, candidates=point.candidates, answer=point.answer,
-                        frames=tuple(session.snapshot()), decision_time=time)
+                        frames=tuple(session.snapshot()), decision_time=time,
+                        scene=point.scene)
         if pending:
             # The next task's goal arrives right after this task's last decision, as a goal
             # message would: its keyframes start at the current frame.

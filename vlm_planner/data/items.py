@@ -45,6 +45,7 @@ class EvalItem:
     decision_time: float  # stamp of the decision point (>= every frame's stamp)
     domain: str = ''  # EgoPlan-Bench2's domain ('Daily life', 'Hobbies', ...); '' without one
     benchmark: str = ''  # the published benchmark it comes from ('EgoPlan-Bench'); '' for own data
+    scene: str = ''  # what the current frame shows, in words (annotation 'scene'); '' without one
 
     def __post_init__(self) -> None:
         if not 0 <= self.answer < len(self.candidates):

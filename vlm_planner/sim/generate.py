@@ -70,7 +70,7 @@ from vlm_planner.sim.tasks import pick_label, PUT_IN_BIN, PUT_ON_TABLE, stack_la
 from vlm_planner.sim.world import COLOURS, TabletopWorld
 
 #: Bumped whenever the same options would give different data.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 DEFAULT_SPLITS = 'train:0.8,val:0.1,test:0.1'
 OOD_SPLIT = 'ood'

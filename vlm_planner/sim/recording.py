@@ -124,7 +124,7 @@ def write_episode(root: Path, files: EpisodeFiles, episode_id: str, episode: Epi
     for path, every in ((files.annotation, False), (files.all_actions, True)):
         points = [{'id': f'{episode_id}-s{number:02d}', 'time': time, 'goal': episode.goal,
                    'candidates': library.labels if every else list(step.candidates),
-                   'answer': step.answer}
+                   'answer': step.answer, 'scene': step.world().describe()}
                   for number, (step, time) in enumerate(zip(episode.steps, times))]
         data = {'bag': _relative(files.bag, path), 'topic': TOPIC,
                 'actions_file': _relative(files.actions_file, path), 'task': episode.family,

@@ -365,6 +365,16 @@ class TabletopWorld:
         """Return the colours of the blocks in the bin, in :data:`COLOURS` order."""
         return [c for c, loc in self._locations.items() if loc.kind == BIN]
 
+    def describe(self) -> str:
+        """Return where every block is, in words and :data:`COLOURS` order.
+
+        For example ``'red block: the bin; green block: table slot 0; blue block: the top of the
+        green block'``: the ``scene`` of a generated decision point, which fine-tuning can learn
+        to say (``vlm-planner finetune --describe-scene``).
+        """
+        return '; '.join(f'{colour} block: {loc.describe()}'
+                         for colour, loc in self._locations.items())
+
     def free_slots(self) -> list[int]:
         """Return the table slots with no block on them, in increasing order."""
         used = {loc.slot for loc in self._locations.values() if loc.kind == TABLE}

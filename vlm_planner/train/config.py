@@ -55,6 +55,10 @@ class FinetuneConfig:
         3, 'Items offering more candidates than this plus one (data sets listing the whole '
         'library) are trained on this many negatives, drawn per seed and preferring actions of '
         'the same task.', minimum=1)
+    describe_scene: bool = option(
+        False, "Also train each decision point that carries a scene description (annotation "
+        "'scene'; vlm-planner generate writes one) to describe it: an auxiliary target that "
+        "teaches a model trained from scratch where things are. The planner never asks it.")
     lora: bool = option(False, 'Train LoRA adapters (peft) on the language model instead of '
                         'all weights.')
     lora_rank: int = option(16, 'LoRA rank.', minimum=1)

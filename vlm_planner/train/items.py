@@ -23,7 +23,10 @@ the strategy's :attr:`~vlm_planner.core.strategies.Strategy.scored_instruction` 
 and the reply to learn:
 
 * ``action``: the correct action's label, the reply ``strategy.scoring: likelihood`` scores;
-* ``letter``: its answer letter, the reply ``strategy.scoring: letter`` scores.
+* ``letter``: its answer letter, the reply ``strategy.scoring: letter`` scores;
+* ``scene`` (``finetune --describe-scene``): the item's scene description (the annotation's
+  ``scene``), asked with :data:`SCENE_INSTRUCTION` in place of the action instruction. The planner
+  never asks this; it is an auxiliary target whose every word is about what the frame shows.
 
 Hard negatives: items that already offer a few candidates (generated episodes carry hard
 negatives of the same task; EgoPlan-Bench items four options) keep them. Items offering the
@@ -53,6 +56,12 @@ SCORING = {'action': 'likelihood', 'letter': 'letter'}
 #: Sampling weight of a negative: another answer of the same task, a related action, the rest.
 TIER_WEIGHTS = (6.0, 2.0, 1.0)
 
+#: The auxiliary reply kind: the scene description.
+SCENE = 'scene'
+
+#: Instruction of a scene item, in place of the action instruction.
+SCENE_INSTRUCTION = 'Describe where everything is now.'
+
 #: Action instruction of a prompt without options, when the template's own names the options.
 NO_OPTIONS_INSTRUCTION = 'Answer with the next action.'
 
@@ -63,7 +72,8 @@ class TrainingItem:
 
     Attributes:
         item: the evaluation item, with the candidates the question offers.
-        kind: ``'action'`` (the reply is the answer's label) or ``'letter'`` (its letter).
+        kind: ``'action'`` (the reply is the answer's label), ``'letter'`` (its letter) or
+            ``'scene'`` (the scene description).
         messages: the chat messages the planner sends for this question.
         target: the reply.
     """
@@ -112,7 +122,17 @@ class Prompter:
             for kind, scoring in SCORING.items()}
 
     def training_item(self, item: EvalItem, kind: str) -> TrainingItem:
-        """Return ``item`` asked as the planner asks it, with the reply of ``kind``."""
+        """Return ``item`` asked as the planner asks it, with the reply of ``kind``.
+
+        Raises:
+            ValueError: ``kind`` is ``'scene'`` and ``item`` has no scene description.
+        """
+        if kind == SCENE:
+            if not item.scene:
+                raise ValueError(f'{item.dataset}/{item.item_id} has no scene description')
+            messages = build_messages(self.strategies['action'].template, question_of(item),
+                                      SCENE_INSTRUCTION)
+            return TrainingItem(item, kind, tuple(messages), item.scene)
         strategy = self.strategies[kind]
         messages = build_messages(strategy.template, question_of(item),
                                   strategy.scored_instruction)

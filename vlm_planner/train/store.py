@@ -16,7 +16,7 @@
 
 Replaying recordings is slow and a data set's frames may not fit in memory, so a fine-tuning run
 replays its data once into an :class:`ItemStore`: ``items.jsonl`` (one line per item: ids, goal,
-candidates, answer, frame stamps) and ``frames/<n>.npz`` (the item's frames). The store is
+candidates, answer, frame stamps, scene) and ``frames/<n>.npz`` (the item's frames). The store is
 written into a sibling folder and renamed into place when complete, so a killed run never leaves
 a half-written store behind; a resumed run reads the finished one instead of replaying again.
 """
@@ -71,7 +71,8 @@ class ItemStore:
                 'dataset': item.dataset, 'item_id': item.item_id, 'task': item.task,
                 'goal': item.goal, 'candidates': [dataclasses.asdict(a) for a in item.candidates],
                 'answer': item.answer, 'decision_time': item.decision_time,
-                'stamps': [frame.stamp for frame in item.frames], 'frames': name}))
+                'stamps': [frame.stamp for frame in item.frames], 'frames': name,
+                'scene': item.scene}))
         (staging / INDEX).write_text(''.join(line + '\n' for line in lines), encoding='utf-8')
         shutil.rmtree(self.folder, ignore_errors=True)
         staging.rename(self.folder)
@@ -97,6 +98,7 @@ class ItemStore:
             dataset=record['dataset'], item_id=record['item_id'], task=record['task'],
             goal=record['goal'], candidates=tuple(Action(**a) for a in record['candidates']),
             answer=record['answer'], decision_time=record['decision_time'],
+            scene=record.get('scene', ''),
             frames=tuple(Frame(image, stamp) for image, stamp in zip(images, record['stamps'])))
 
     def counts(self) -> dict[str, int]:

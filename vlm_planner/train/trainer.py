@@ -77,7 +77,7 @@ from vlm_planner.models.spec import apply_model_spec
 from vlm_planner.train import curves, modeling, resume
 from vlm_planner.train.collate import collate, Encoder, IGNORE, LABELS
 from vlm_planner.train.config import describe, FinetuneConfig
-from vlm_planner.train.items import Prompter, SCORING, with_negatives, without_options
+from vlm_planner.train.items import Prompter, SCENE, SCORING, with_negatives, without_options
 from vlm_planner.train.store import ItemStore
 from vlm_planner.train.validation import validate
 
@@ -316,6 +316,28 @@ class _Run:
             raise ConfigError('the training data holds no decision point; check --data.')
         return train, val
 
+    def _examples(self) -> list[tuple[int, str]]:
+        """Every (item, reply kind) pair trained on, in store order.
+
+        Each item comes in each reply kind of the config, and with ``describe_scene`` once more
+        as a scene item when it has a description.
+
+        Raises:
+            ConfigError: ``describe_scene`` is set and no training item has a description.
+        """
+        kinds = self.config.kinds
+        examples = []
+        for index, record in enumerate(self.train_store.records):
+            examples += [(index, kind) for kind in kinds]
+            if self.config.describe_scene and record.get('scene'):
+                examples.append((index, SCENE))
+        if self.config.describe_scene and len(examples) == len(self.train_store) * len(kinds):
+            raise ConfigError(
+                "--describe-scene: no training decision point has a scene description. Give "
+                "data written by vlm-planner generate, add 'scene' to your annotations' decision "
+                'points, or drop --describe-scene.')
+        return examples
+
     def _model(self) -> tuple[Any, Any, Path]:
         from vlm_planner.models.hf import load_pretrained
 
@@ -358,7 +380,8 @@ class _Run:
         self.encoder = Encoder(processor, max_frames=self.model_config.max_frames,
                                max_pixels=self.model_config.pixel_budget, name=base.name,
                                video_fps=self.model_config.video_fps)
-        examples = len(self.train_store) * len(config.kinds)
+        self.examples = self._examples()
+        examples = len(self.examples)
         per_step = config.batch_size * config.grad_accum * accelerator.num_processes
         total = config.steps or max(1, math.ceil((config.epochs or 1.0) * examples / per_step))
         parameters = [p for p in model.parameters() if p.requires_grad]
@@ -416,11 +439,9 @@ class _Run:
         per_step = size * config.grad_accum * accelerator.num_processes
         first = ((step - 1) * per_step + micro * size * accelerator.num_processes
                  + accelerator.process_index * size)
-        kinds = config.kinds
         for position in range(first, first + size):
             epoch, offset = divmod(position, examples)
-            example = int(self._order(epoch, examples)[offset])
-            yield example // len(kinds), kinds[example % len(kinds)]
+            yield self.examples[int(self._order(epoch, examples)[offset])]
 
     def _order(self, epoch: int, examples: int) -> np.ndarray:
         """The order of the examples in ``epoch``: a permutation that follows from the seed."""
@@ -556,6 +577,8 @@ class _Run:
                       f'{len(self.train_store)} items of {", ".join(counts)}: {config.target} '
                       f'target, {weights}, vision encoder {vision}, {steps} steps, seed '
                       f'{config.seed}')
+        if config.describe_scene:
+            trained_on += ', scene descriptions as an auxiliary target'
         if accuracy is not None:
             trained_on += f'; validation accuracy {accuracy:.1%}'
         if job.command:
