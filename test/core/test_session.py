@@ -234,3 +234,48 @@ def test_session_config_checks_like_the_parameter_table():
         SessionConfig(max_frame_age=0.0)
     with pytest.raises(ConfigError, match='dry_run'):
         SessionConfig(dry_run='yes')
+
+
+def test_an_action_the_arm_reports_failed_is_left_out_until_one_succeeds():
+    s, clock = session()
+    ready(s, clock)
+    first = s.decide()
+    assert first.decision.action == 'pick up the red block'
+    assert first.decision.candidates == tuple(LIBRARY.labels)
+    s.sent(first.decision.action)
+    for status in ('executing', 'failed', 'failed'):  # the second 'failed' is a heartbeat
+        s.on_status(status)
+    assert s.failed_actions == ('pick up the red block',) and s.stats['actions_failed'] == 1
+
+    second = s.decide()  # the model prefers the failed action, but it is not offered
+    assert second.decision.candidates == ('put the held block in the bin',)
+    assert second.decision.action == 'put the held block in the bin'
+    s.sent(second.decision.action)
+    s.on_status('failed')  # the previous outcome repeated: not this action's
+    assert s.failed_actions == ('pick up the red block',)
+    s.on_status('executing')
+    s.on_status('succeeded')
+    assert s.failed_actions == ()
+    assert s.decide().decision.candidates == tuple(LIBRARY.labels)
+
+
+def test_failed_actions_are_forgotten_with_the_task_and_can_be_allowed():
+    s, clock = session()
+    ready(s, clock)
+    s.sent('pick up the red block')
+    s.on_status('failed')  # a changed status is an outcome even without 'executing'
+    assert s.candidates() == ['put the held block in the bin']
+    s.set_goal('put the red block in the bin')  # the same goal: the same task
+    assert s.failed_actions == ('pick up the red block',)
+    s.config = SessionConfig(avoid_failed_actions=False)
+    assert s.candidates() is None and s.decide().decision.action == 'pick up the red block'
+    s.config = SessionConfig()
+    s.set_goal('put the blue block in the bin')
+    assert s.failed_actions == () and s.candidates() is None
+    for action in LIBRARY.labels:  # every action failed: the whole library again
+        s.sent(action)
+        s.on_status('executing')
+        s.on_status('failed')
+    assert s.failed_actions == tuple(LIBRARY.labels) and s.candidates() is None
+    s.reset()
+    assert s.failed_actions == ()

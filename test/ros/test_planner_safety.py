@@ -213,3 +213,26 @@ def test_a_qos_override_changes_only_that_subscription(start, harness):
     from vlm_planner.ros.qos import LATCHED_QOS
     start(**{'qos_overrides./goal.subscription.durability': 'volatile'})
     assert LATCHED_QOS.durability == DurabilityPolicy.TRANSIENT_LOCAL
+
+
+def test_an_action_the_arm_reports_failed_is_not_chosen_again_until_one_succeeds(
+        start, harness):
+    node = start(goal=GOAL)
+    harness.frame()
+    first = plan(harness)
+    assert first.success and first.message == LABELS[1]  # the scripted model's favourite
+    for status in ('executing', 'failed'):
+        harness.status_pub.publish(String(data=status))
+    assert spin_until(harness.executor, lambda: node.session.failed_actions == (LABELS[1],), 10)
+    harness.frame()
+    second = plan(harness)
+    assert second.success and second.message == LABELS[2]
+    assert spin_until(harness.executor, lambda: len(harness.decisions) == 2, 10)
+    assert LABELS[1] not in harness.decisions[-1]['candidates']
+    assert spin_until(harness.executor,
+                      lambda: harness.diagnostic_values().get('avoided_actions') == LABELS[1], 10)
+    for status in ('executing', 'succeeded'):
+        harness.status_pub.publish(String(data=status))
+    assert spin_until(harness.executor, lambda: node.session.failed_actions == (), 10)
+    harness.frame()
+    assert plan(harness).message == LABELS[1]

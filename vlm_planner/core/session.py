@@ -34,6 +34,12 @@ Safety rules kept here, whatever the trigger or the caller:
   measure the standstill by (see :meth:`DecisionSession.clock_notes`);
 * at most ``max_decision_rate`` decisions a second, by any path;
 * in ``dry_run`` decisions are made and reported but never acted on.
+
+Feedback from the arm: an action it reports ``failed`` (after the owner said it was
+:meth:`~DecisionSession.sent`) is left out of the candidates of the next decisions until an
+action succeeds, the goal changes or the task restarts (``avoid_failed_actions``). A failed
+action usually changed nothing, so the same choice in the same scene would fail again and a
+planner that sees only the current frame would make it again and again.
 """
 
 from __future__ import annotations
@@ -77,6 +83,11 @@ class SessionConfig:
                                       '~/plan). 0: no limit.', minimum=0.0, dynamic=True)
     dry_run: bool = option(False, 'Decide and publish decision records, but never publish on '
                            'action.', dynamic=True)
+    avoid_failed_actions: bool = option(
+        True, 'Leave an action the arm reported failed out of the candidates until an action '
+        'succeeds, the goal changes or the task restarts (a failed action usually changed '
+        'nothing, so the same choice would fail again). false: the model may choose it again, '
+        'for arms whose failures are worth retrying.', dynamic=True)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -148,11 +159,16 @@ class DecisionSession:
         self._clock_stopped = False
         self._clock_notes: list[str] = []
         self.last_decision: Decision | None = None
+        # The action last sent to the arm, while its outcome is unknown, and the arm's status
+        # then; the actions it reported failed since the last success (see avoid_failed_actions).
+        self._sent: tuple[str, str] | None = None
+        self._arm_moved = False
+        self._failed_actions: list[str] = []
         self.stats = dict.fromkeys(
             ('frames_received', 'frames_rejected', 'frames_from_future', 'frames_out_of_order',
              'clock_jumps', 'decisions', 'actions_published', 'failed_decisions',
              'held_low_confidence', 'needs_help', 'refused_estop', 'rate_limited',
-             'goals_rejected', 'clock_stops'), 0)
+             'goals_rejected', 'clock_stops', 'actions_failed'), 0)
         #: Latest unresolved problem per area, reported until it clears.
         self.problems = {'camera': '', 'goal': '', 'decision': '', 'safety': '', 'clock': ''}
         if self.config.goal:
@@ -184,6 +200,7 @@ class DecisionSession:
                 previous, self._goal = self._goal, goal
             if previous:  # a different task: its keyframes start at the current frame
                 self.buffer.reset(keep_latest=True)
+                self._forget_outcomes()
         return ''
 
     def add_frame(self, image: np.ndarray, stamp: float | None = None) -> str:
@@ -205,6 +222,7 @@ class DecisionSession:
                 self.stats['clock_jumps'] += 1
                 self.buffer.reset()
                 self.trigger.reset()
+                self._forget_outcomes()
                 self.problems['camera'] = (f'clock jumped back {latest.stamp - stamp:.2f} s: '
                                            'keyframes of the task so far dropped')
             else:
@@ -232,7 +250,62 @@ class DecisionSession:
             self._arm_estopped = status == 'estopped'
             if self._arm_estopped:
                 self._pause('the manipulator reports estopped')
+        self._note_outcome(status)
         self.trigger.on_status(status, self.clock())
+
+    def sent(self, action: str) -> None:
+        """Note that ``action`` went out to the arm (the owner calls this after publishing)."""
+        with self._lock:
+            self.stats['actions_published'] += 1
+            self._sent = (action, self.trigger.status)
+            self._arm_moved = False
+
+    def _note_outcome(self, status: str) -> None:
+        """Attribute a ``failed`` or ``succeeded`` status to the action last sent, if it is its.
+
+        As for the trigger, a status is the action's outcome once the arm was seen executing
+        since the action went out, or the status changed from the one it had then (a heartbeat
+        of the previous outcome is not this action's).
+        """
+        with self._lock:
+            if self._sent is None:
+                return
+            action, status_then = self._sent
+            if status == 'executing':
+                self._arm_moved = True
+                return
+            theirs = self._arm_moved or status != status_then
+            if status not in ('failed', 'succeeded') or not theirs:
+                return
+            self._sent = None
+            if status == 'succeeded':
+                self._failed_actions.clear()
+            elif action not in self._failed_actions:
+                self.stats['actions_failed'] += 1
+                self._failed_actions.append(action)
+
+    def _forget_outcomes(self) -> None:
+        with self._lock:
+            self._sent = None
+            self._failed_actions.clear()
+
+    @property
+    def failed_actions(self) -> tuple[str, ...]:
+        """Actions the arm reported failed since the last success, in the order they failed."""
+        with self._lock:
+            return tuple(self._failed_actions)
+
+    def candidates(self) -> list[str] | None:
+        """The labels the next decision chooses from; None: the planner's whole library.
+
+        With ``avoid_failed_actions``, the library without :attr:`failed_actions` (the whole
+        library again if nothing would be left).
+        """
+        failed = self.failed_actions
+        if not (failed and self.config.avoid_failed_actions and self.planner is not None):
+            return None
+        left = [label for label in self.planner.actions.labels if label not in failed]
+        return left or None
 
     def set_estop(self, active: bool) -> None:
         """Take the ``estop`` input (True: stop)."""
@@ -330,9 +403,10 @@ class DecisionSession:
         return ''
 
     def reset(self) -> None:
-        """Forget the task so far (keyframes and pending actions); the goal stays."""
+        """Forget the task so far (keyframes, pending and failed actions); the goal stays."""
         self.buffer.reset()
         self.trigger.reset()
+        self._forget_outcomes()
 
     def close(self) -> None:
         """Refuse every further decision and action (the owner is shutting down)."""
@@ -397,7 +471,8 @@ class DecisionSession:
                 return Outcome(None, problem)
             self._last_attempt = now
             try:
-                decision = self.planner.decide(self._goal, self.buffer.snapshot())
+                decision = self.planner.decide(self._goal, self.buffer.snapshot(),
+                                               self.candidates())
             except Exception:
                 self.stats['failed_decisions'] += 1
                 self.trigger.on_decision(self.clock(), published=False)

@@ -359,12 +359,11 @@ class PlannerPorts:
         with self.live_session.action_gate:
             # Checked again here: an e-stop may have come while the model was thinking.
             if outcome.act and self._active and self.live_session.may_act():
+                self.live_session.sent(decision.action)  # before the arm can answer
                 self.action_pub.publish(String(data=decision.action))
                 published = True
         if outcome.act and not published:
             outcome = Outcome(decision, self.live_session.blocked() or 'not active', False)
-        if published:
-            self.live_session.stats['actions_published'] += 1
         record = decision.to_record()
         record.update(trigger=trigger, published=published, problem=outcome.problem,
                       dry_run=self.live_session.config.dry_run)
@@ -430,6 +429,7 @@ class PlannerPorts:
             'keyframes': len(session.buffer), 'trigger': session.trigger.mode,
             'manipulator_status': session.trigger.status, 'estopped': session.estopped,
             'paused': session.paused, 'dry_run': session.config.dry_run,
+            'avoided_actions': '; '.join(session.failed_actions),
             'untrained_model': backend.untrained,
             'model_trained_on': backend.card.trained_on[:200], 'model_caching': backend.caching}
         latest = session.buffer.latest
