@@ -236,3 +236,31 @@ def test_actions_file_parameter_selects_the_library(executor, ros_context, tmp_p
     assert arm.wait_for('failed', start)
     start = arm.send('open the fridge')
     assert arm.wait_for('succeeded', start)
+
+
+@pytest.mark.parametrize('feedback', [True, False])
+def test_an_action_the_simulated_scene_cannot_do_fails(executor, ros_context, feedback):
+    import json
+
+    from std_msgs.msg import String
+
+    from vlm_planner.ros.qos import LATCHED_QOS
+
+    arm = Arm(executor, ros_context, scene_feedback=feedback)
+    scene = arm.probe.create_publisher(String, 'scene/status', LATCHED_QOS)
+    # Green stands on red: red cannot be picked up, green can.
+    scene.publish(String(data=json.dumps({'slots': 4, 'held': None, 'blocks': {
+        'red': 'table:0', 'green': 'on:red', 'blue': 'table:2'}})))
+    if feedback:
+        assert spin_until(executor, lambda: arm.node._scene is not None, TIMEOUT)
+    else:
+        arm.spin(0.3)
+    start = arm.send(PICK_RED)
+    outcome = 'failed' if feedback else 'succeeded'
+    assert arm.wait_for(outcome, start)
+    assert arm.changes(start) == ['executing', outcome]
+    if feedback:
+        assert arm.wait_log('the green block is on top of it')
+    start = arm.send(PICK_GREEN)
+    assert arm.wait_for('succeeded', start)
+    assert arm.changes(start) == ['executing', 'succeeded']

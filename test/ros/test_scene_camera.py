@@ -183,7 +183,8 @@ def test_initial_status_reports_the_world(executor, ros_context):
     status = scene.scene[-1]
     assert status == {
         'goal': 'put the red block in the bin', 'satisfied': False, 'steps_applied': 0,
-        'held': None, 'blocks': {'red': 'table:0', 'green': 'table:1', 'blue': 'table:2'},
+        'slots': 4, 'held': None,
+        'blocks': {'red': 'table:0', 'green': 'table:1', 'blue': 'table:2'},
         'last_action': None, 'last_result': None, 'last_applied': None,
         'expert_next': 'pick up the red block',
     }

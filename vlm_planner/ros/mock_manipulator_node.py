@@ -21,7 +21,10 @@ Topics (all names relative, so they follow the node's namespace and remappings):
 * publishes ``manipulator/status`` (std_msgs/String, latched): ``idle``, ``executing``,
   ``succeeded``, ``failed`` or ``estopped``; sent on every change and again at ``status_rate`` Hz;
 * publishes ``joint_states`` (sensor_msgs/JointState): six joints, moving smoothly toward a pose
-  that depends on the action while it executes.
+  that depends on the action while it executes;
+* subscribes ``scene/status`` (std_msgs/String, latched JSON), when a simulated scene publishes
+  one (:mod:`~vlm_planner.ros.scene_camera_node`): with ``scene_feedback`` an action that scene
+  says cannot be done fails, as a real arm fails to pick up a block with another on top of it.
 
 An action arriving while the arm is idle or done starts it; one arriving while it executes or is
 estopped is rejected with a warning (never queued). An unknown label is logged as an error and
@@ -30,6 +33,7 @@ reported as ``failed``. All timing runs on ROS timers.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import zlib
@@ -43,6 +47,7 @@ from vlm_planner.params import Param
 from vlm_planner.ros.node_main import run_node, SelfCleaningNode
 from vlm_planner.ros.parameters import declare_params
 from vlm_planner.ros.qos import COMMAND_QOS, LATCHED_QOS
+from vlm_planner.sim.world import TabletopWorld
 
 IDLE = 'idle'
 EXECUTING = 'executing'
@@ -55,6 +60,9 @@ MOCK_MANIPULATOR_PARAMS = (
     Param('failure_rate', 0.0, 'Probability that an executed action fails.', minimum=0.0,
           maximum=1.0),
     Param('seed', -1, 'Seed of the failure draws; -1 draws a fresh seed.'),
+    Param('scene_feedback', True, 'Fail an action that the simulated scene (scene/status of the '
+          'scene camera, when one publishes) says cannot be done, as a real arm fails to pick '
+          'up a covered block; false: every action succeeds but for failure_rate.'),
     Param('status_rate', 2.0, 'Hz at which manipulator/status is re-sent as a heartbeat.',
           above=0.0),
     Param('joint_state_rate', 20.0, 'Hz at which joint_states is published.', above=0.0),
@@ -151,6 +159,8 @@ class MockManipulatorNode(SelfCleaningNode):
         values = declare_params(self, MOCK_MANIPULATOR_PARAMS)
         self._execution_time = values['execution_time']
         self._failure_rate = values['failure_rate']
+        self._scene_feedback = values['scene_feedback']
+        self._scene: TabletopWorld | None = None
         seed = values['seed']
         self._rng = random.Random(None if seed < 0 else seed)
         actions_file = values['actions_file'] or default_actions_file()
@@ -167,6 +177,8 @@ class MockManipulatorNode(SelfCleaningNode):
         self._joint_pub = self.create_publisher(JointState, 'joint_states', COMMAND_QOS)
         self.create_subscription(String, 'action', self._on_action, COMMAND_QOS)
         self.create_subscription(Bool, 'estop', self._on_estop, COMMAND_QOS)
+        if self._scene_feedback:
+            self.create_subscription(String, 'scene/status', self._on_scene, LATCHED_QOS)
         # Ends an execution: started (reset) with each action, cancelled when it fires or on
         # estop. One timer for the node's life: destroying a timer from its own callback races
         # with a multi-threaded executor.
@@ -247,14 +259,33 @@ class MockManipulatorNode(SelfCleaningNode):
         self._stop_timer()
         if self._status != EXECUTING or self._current is None:
             return
-        failed = self._rng.random() < self._failure_rate
-        label = self._current.label
-        self._current = None
-        if failed:
+        action, self._current = self._current, None
+        label = action.label
+        impossible = self._impossible(action)
+        failed = bool(impossible) or self._rng.random() < self._failure_rate
+        if impossible:
+            self.get_logger().warn(f'{label!r} failed: {impossible}')
+        elif failed:
             self.get_logger().warn(f'{label!r} failed')
         else:
             self.get_logger().info(f'{label!r} succeeded')
         self._set_status(FAILED if failed else SUCCEEDED)
+
+    def _on_scene(self, msg: String) -> None:
+        try:
+            state = json.loads(msg.data)
+            self._scene = TabletopWorld.from_dict(state)
+        except (ValueError, TypeError, AttributeError) as exc:
+            self._scene = None
+            self.get_logger().warn(f'scene/status unreadable ({exc}); actions are not checked '
+                                   'against the scene until a readable one comes')
+
+    def _impossible(self, action: Action) -> str:
+        """Why the simulated scene cannot do ``action`` ('' if it can, or without a scene)."""
+        if self._scene is None:
+            return ''
+        result = self._scene.copy().apply(action)
+        return '' if result.applied else result.message
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and self._status != ESTOPPED:

@@ -168,8 +168,9 @@ class SceneCameraNode(SelfCleaningNode):
 
         Keys: ``goal`` (canonical goal text), ``satisfied`` (bool), ``steps_applied`` (executed
         actions applied to the world since start or reset, counting those that were infeasible
-        and changed nothing), ``held`` (colour or null), ``blocks`` (colour to ``table:<slot>``,
-        ``bin``, ``on:<colour>`` or ``gripper``), ``last_action`` (label or null),
+        and changed nothing), ``slots`` (table slots), ``held`` (colour or null), ``blocks``
+        (colour to ``table:<slot>``, ``bin``, ``on:<colour>`` or ``gripper``), ``last_action``
+        (label or null),
         ``last_result`` (what happened, or why the action was discarded), ``last_applied``
         (whether it changed the world; null before the first action) and ``expert_next`` (the
         action a scripted expert would take now; null when the goal holds or cannot be reached).
@@ -183,6 +184,7 @@ class SceneCameraNode(SelfCleaningNode):
             'goal': self._task.text,
             'satisfied': self._task.is_satisfied(self._world),
             'steps_applied': self._steps,
+            'slots': state['slots'],
             'held': state['held'],
             'blocks': state['blocks'],
             'last_action': self._last_action,
