@@ -20,7 +20,9 @@ Usage: ``python scripts/ship_demo_model.py WORK`` where ``WORK`` holds ``episode
 1. evaluates ``run`` (base strategy, as its model card says it is best asked) on the held-out
    test split, the out-of-domain split, the test split with the whole action library as
    candidates, and the blank-frame control, into ``WORK/eval`` (resumable);
-2. runs closed-loop episodes through the real nodes (``vlm-planner demo --episodes``);
+2. runs closed-loop episodes through the real nodes (``vlm-planner demo --episodes``), as
+   shipped (a failed action is not chosen again until one succeeds) and once more without that
+   feedback (every action succeeds on the mock arm, failed ones are not avoided);
 3. copies the model into ``vlm_planner/resources/demo_model`` with its learning curves, and
    writes the accuracies, chance levels and closed-loop rate into its model card.
 
@@ -60,6 +62,15 @@ def accuracies(results: Path) -> dict[str, dict[str, float]]:
             for model, sets in table.items()}
 
 
+def closed_loop_summary(results: list, first_seed: int) -> dict:
+    """Episodes, goals reached and reached / run per family, for the model card."""
+    families = dict.fromkeys(r.family for r in results)
+    return {'episodes': len(results), 'reached': sum(r.reached for r in results),
+            'first_seed': first_seed,
+            'per_family': {f: [sum(r.reached for r in results if r.family == f),
+                               sum(1 for r in results if r.family == f)] for f in families}}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Evaluate, run the closed loop, and ship the model of ``WORK/run``."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -91,9 +102,12 @@ def main(argv: list[str] | None = None) -> int:
 
     overrides = {'model.backend': 'transformers', 'model.path': str(run),
                  'execution_time': 0.2}
-    results = run_episodes(None, args.episodes, args.seed, overrides=overrides)
-    reached = sum(r.reached for r in results)
-    print(f'closed loop: goal reached in {reached} of {len(results)} episodes')
+    loops = {}
+    for name, feedback in (('closed_loop', True), ('closed_loop_without_feedback', False)):
+        results = run_episodes(None, args.episodes, args.seed, overrides={
+            **overrides, 'scene_feedback': feedback, 'avoid_failed_actions': feedback})
+        loops[name] = closed_loop_summary(results, args.seed)
+        print(f'{name}: goal reached in {loops[name]["reached"]} of {len(results)} episodes')
 
     TARGET.mkdir(parents=True, exist_ok=True)
     for name in MODEL_FILES:
@@ -106,10 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         'accuracy_percent': scores[trained],
         'blank_frames_accuracy_percent': scores[blank],
         'chance_percent': {'test': 25.0, 'ood': 25.0, 'test-all-actions': 12.5},
-        'closed_loop': {'episodes': len(results), 'reached': reached, 'first_seed': args.seed,
-                        'per_family': {f: [sum(r.reached for r in results if r.family == f),
-                                           sum(1 for r in results if r.family == f)]
-                                       for f in dict.fromkeys(r.family for r in results)}},
+        **loops,
         'command': 'make demo-model',
     }
     write_model_card(TARGET, dataclasses.replace(card, details=details))
