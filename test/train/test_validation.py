@@ -24,7 +24,7 @@ from vlm_planner.core.prompts import PromptTemplate
 from vlm_planner.core.strategies import StrategyConfig
 from vlm_planner.data.episodes import load_dataset
 from vlm_planner.errors import InferenceError
-from vlm_planner.train.curves import MetricsLog, plot_curves
+from vlm_planner.train.curves import loss_scale, MetricsLog, plot_curves
 from vlm_planner.train.store import ItemStore
 from vlm_planner.train.validation import validate
 
@@ -84,3 +84,9 @@ def test_a_resumed_log_drops_later_steps_and_plots(tmp_path):
 
     assert [r['step'] for r in log.records()] == [1, 2, 3]
     assert plot_curves(log.records(), tmp_path / 'curves.png').stat().st_size > 1000
+
+
+def test_a_loss_that_falls_by_orders_of_magnitude_is_drawn_on_a_log_scale():
+    assert loss_scale([10.7, 1.4, 0.17, 0.08]) == 'log'  # the late steps would be a flat line
+    assert loss_scale([0.9, 0.5, 0.2]) == 'linear'
+    assert loss_scale([0.0, 0.0]) == 'linear'

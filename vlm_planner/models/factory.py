@@ -60,7 +60,7 @@ class ModelConfig:
     """
 
     backend: str = option(
-        'tiny', "A registered backend. 'transformers': a local Hugging Face video VLM folder "
+        'demo', "A registered backend. 'transformers': a local Hugging Face video VLM folder "
         "(model.path). 'openai': a model served over an OpenAI-compatible API (model.url: vLLM, "
         "SGLang, llama.cpp server, Ollama). 'tiny': a tiny randomly initialised model of a real "
         "architecture (model.tiny_arch) built offline; its choices are untrained. 'demo': the "

@@ -32,6 +32,9 @@ CURVES_FILE = 'learning_curves.png'
 #: Smoothing of the plotted training loss (exponential moving average weight of the past).
 SMOOTHING = 0.9
 
+#: A loss spanning more than this factor is drawn on a log scale, where its late steps show.
+LOG_SCALE_RANGE = 30.0
+
 
 class MetricsLog:
     """The run's metrics file (see module docstring).
@@ -76,6 +79,7 @@ def plot_curves(records: Iterable[Mapping[str, Any]], path: Path, title: str = '
     loss_axes.plot(steps, smoothed(losses), color='tab:blue', label='smoothed')
     loss_axes.set(xlabel='optimizer step', ylabel='loss (mean per reply token)',
                   title='training loss')
+    loss_axes.set_yscale(loss_scale(losses))
     loss_axes.legend()
     if val:
         accuracy_axes.plot([r['step'] for r in val], [r['accuracy'] for r in val], 'o-',
@@ -91,6 +95,13 @@ def plot_curves(records: Iterable[Mapping[str, Any]], path: Path, title: str = '
     if title:
         fig.suptitle(title)
     return save_png(fig, path)
+
+
+def loss_scale(losses: Sequence[float]) -> str:
+    """``'log'`` for losses spanning more than :data:`LOG_SCALE_RANGE`, else ``'linear'``."""
+    positive = [loss for loss in losses if loss > 0]
+    wide = bool(positive) and max(positive) > LOG_SCALE_RANGE * min(positive)
+    return 'log' if wide else 'linear'
 
 
 def smoothed(values: Sequence[float]) -> list[float]:
