@@ -153,6 +153,9 @@ class PlannerRig:
         self.probe = Probe(self.context)
         self.nodes: list[Node] = [self.probe.node, *(make(self.context) for make in nodes)]
         if params is not None:
+            # The real tiny model unless told otherwise: these are checks of the node, and its
+            # random choices reach every branch (held, needs help) a trained model rarely does.
+            params = {'model.backend': 'tiny', **params}
             self._planner: PlannerNode | None = PlannerNode(
                 context=self.context,
                 parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])

@@ -64,7 +64,8 @@ DECISION_LOG = re.compile(r'^\[\w+\] \[(\d+\.\d+)\] \[vlm_planner\]: (->|held)',
 def planner_command(args: argparse.Namespace) -> list[str]:
     """The planner_node command line of one round."""
     executable = os.path.join(os.path.dirname(sys.executable), 'planner_node')
-    params = {'trigger.mode': 'timer', 'trigger.period': 0.1, 'strategy.name': args.strategy,
+    params = {'model.backend': 'tiny', 'trigger.mode': 'timer', 'trigger.period': 0.1,
+              'strategy.name': args.strategy,
               'strategy.max_new_tokens': args.max_new_tokens, 'goal': GOAL}
     command = [executable, '--ros-args']
     for name, value in params.items():

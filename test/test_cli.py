@@ -37,12 +37,21 @@ def run_cli(*args, timeout=120):
 
 
 @pytest.mark.slow
-def test_demo_prints_each_step_and_says_the_model_is_untrained(tiny_model_cache):
-    result = run_cli('demo', '--steps', '1', '-p', 'execution_time:=0.2')
+def test_demo_completes_its_task_with_the_default_model():
+    result = run_cli('demo', '-p', 'execution_time:=0.2')  # what `make demo` runs
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith('step  1  ') and '-> succeeded' in line for line in lines), lines
-    assert 'put the red block in the bin' in result.stdout
+    assert 'Goal "put the red block in the bin" reached after 2 steps (model demo_model' \
+        in result.stdout
+    assert 'untrained' not in result.stdout
+
+
+def test_demo_says_when_the_model_is_untrained(tiny_model_cache):
+    result = run_cli('demo', '--steps', '1', '-p', 'execution_time:=0.2',
+                     '-p', 'model.backend:=tiny')
+    assert result.returncode == 0, result.stderr
+    assert any(line.startswith('step  1  ') for line in result.stdout.splitlines())
     assert 'untrained' in result.stdout
 
 
