@@ -96,7 +96,8 @@ def test_plan_prints_the_decision_record_for_an_image_folder(tmp_path, tiny_mode
     for i in range(3):
         cv2.imwrite(str(frames / f'{i}.png'), render(TabletopWorld.random_initial(i)))
     result = run_cli('plan', '--frames', str(frames), '--goal', 'put the red block in the bin',
-                     '--strategy', 'reflect', '-p', 'keyframes.policy:=interval')
+                     '--strategy', 'reflect', '-p', 'keyframes.policy:=interval',
+                     '--model', 'tiny')
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record['strategy'] == 'reflect' and record['untrained'] is True

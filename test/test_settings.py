@@ -45,8 +45,14 @@ def test_explicit_parameters_win_over_recommendations(folder):
 
 
 def test_models_without_a_folder_or_card_recommend_nothing(tmp_path):
-    assert settings.recommended(settings.complete({})) == {}  # the tiny model
+    assert settings.recommended(settings.complete({'model.backend': 'tiny'})) == {}
     assert settings.recommended(values(tmp_path)) == {}
+
+
+def test_the_default_model_is_the_demo_model_asked_as_its_card_says():
+    recommended = settings.recommended(settings.complete({}))
+    assert recommended['strategy.scoring'] == 'likelihood'
+    assert recommended['prompt_file'].endswith('demo_model/prompt.yaml')
 
 
 def test_a_card_recommending_an_unknown_or_bad_parameter_is_a_clear_error(tmp_path):

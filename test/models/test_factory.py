@@ -33,7 +33,7 @@ def test_defaults():
     config = ModelConfig()
 
     assert (config.backend, config.path, config.device, config.dtype) == (
-        'tiny', '', 'auto', 'auto')
+        'demo', '', 'auto', 'auto')
     assert config.max_frames == 8 and config.max_pixels == 0 and config.pixel_budget > 0
     assert config.trust_remote_code is False
     with pytest.raises(dataclasses.FrozenInstanceError):

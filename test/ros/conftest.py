@@ -35,6 +35,7 @@ def harness(executor, ros_context):
 def planner(executor, ros_context, tiny_model_cache, harness):
     """Start a planner node with the given parameters (and optionally a given planner)."""
     def start(node_class=PlannerNode, planner=None, **params):
+        params.setdefault('model.backend', 'tiny')  # checks of the node, not of a model
         overrides = [Parameter(k, value=v) for k, v in params.items()]
         node = node_class(context=ros_context, parameter_overrides=overrides, planner=planner)
         executor.add_node(node)
