@@ -35,8 +35,8 @@ Safety rules kept here, whatever the trigger or the caller:
 * at most ``max_decision_rate`` decisions a second, by any path;
 * in ``dry_run`` decisions are made and reported but never acted on.
 
-Feedback from the arm: an action it reports ``failed`` (after the owner said it was
-:meth:`~DecisionSession.sent`) is left out of the candidates of the next decisions until an
+Feedback from the arm: an action it reports ``failed`` (after the owner said it
+:meth:`~DecisionSession.sent` it) is left out of the candidates of the next decisions until an
 action succeeds, the goal changes or the task restarts (``avoid_failed_actions``). A failed
 action usually changed nothing, so the same choice in the same scene would fail again and a
 planner that sees only the current frame would make it again and again.
@@ -254,7 +254,10 @@ class DecisionSession:
         self.trigger.on_status(status, self.clock())
 
     def sent(self, action: str) -> None:
-        """Note that ``action`` went out to the arm (the owner calls this after publishing)."""
+        """Note that ``action`` goes out to the arm (call it just before publishing it).
+
+        Before, so that the arm's answer cannot arrive ahead of the note.
+        """
         with self._lock:
             self.stats['actions_published'] += 1
             self._sent = (action, self.trigger.status)
