@@ -47,6 +47,24 @@ def test_demo_completes_its_task_with_the_default_model():
     assert 'untrained' not in result.stdout
 
 
+@pytest.mark.slow
+def test_demo_episodes_print_the_success_rate_and_two_runs_keep_apart():
+    command = [sys.executable, '-m', 'vlm_planner.cli', 'demo', '--episodes', '2', '--seed',
+               '1000', '-p', 'execution_time:=0.2']
+    # Two runs at once on one ROS domain: each keeps to its own namespace.
+    runs = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=os.environ.copy()) for _ in range(2)]
+    for run in runs:
+        out, err = run.communicate(timeout=240)
+        assert run.returncode == 0, err
+        assert 'still executing' not in err and 'rejected' not in err, err
+        lines = out.splitlines()
+        assert lines[1].startswith('episode   1  bin-single put the red block in the bin')
+        assert lines[2].startswith('episode   2  bin-multi ')
+        assert 'goal reached in 2 of 2 episodes (100 %)' in out, out
+        assert '  bin-single 1/1' in lines and '  bin-multi  1/1' in lines
+
+
 def test_demo_says_when_the_model_is_untrained(tiny_model_cache):
     result = run_cli('demo', '--steps', '1', '-p', 'execution_time:=0.2',
                      '-p', 'model.backend:=tiny')

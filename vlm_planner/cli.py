@@ -150,7 +150,8 @@ def _demo_episodes(args, overrides: dict) -> int:
               f'{result.steps:>2}/{result.expert_steps + SLACK_STEPS} steps  '
               f'{"reached" if result.reached else "NOT reached"}', flush=True)
     results = run_episodes(_params_file(args), args.episodes, args.seed, overrides=overrides,
-                           log_level=args.log_level, on_episode=report, arm=args.arm)
+                           log_level=args.log_level, on_episode=report, arm=args.arm,
+                           namespace=args.namespace or '')
     reached = sum(r.reached for r in results)
     print(f'goal reached in {reached} of {len(results)} episodes '
           f'({100.0 * reached / max(len(results), 1):.0f} %)')
@@ -167,7 +168,7 @@ def cmd_plan(args) -> int:
     from vlm_planner.data.media import load_frames
 
     values = dict(args.overrides)
-    if args.model:  # else the parameters choose (default: the tiny model)
+    if args.model:  # else the parameters choose (default: the demo model)
         from vlm_planner.models.spec import apply_model_spec
         values = apply_model_spec(values, args.model)
     if args.actions:

@@ -25,6 +25,7 @@ measures.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Callable, Iterator
 
 import numpy as np
@@ -74,17 +75,21 @@ def run_episodes(params_file: str | None, count: int, seed: int, *,
                  overrides: dict[str, object] | None = None, log_level: str = 'warn',
                  on_episode: Callable[[EpisodeResult], None] | None = None,
                  on_step: Callable[[Step], None] | None = None,
-                 arm: str = 'mock') -> list[EpisodeResult]:
+                 arm: str = 'mock', namespace: str = '') -> list[EpisodeResult]:
     """Run ``count`` closed-loop episodes and return their results in order.
 
-    ``arm`` is :func:`~vlm_planner.ros.runner.run_loop`'s: ``'mock'`` or ``'bridge'``.
+    ``arm`` is :func:`~vlm_planner.ros.runner.run_loop`'s: ``'mock'`` or ``'bridge'``. The
+    nodes run in ``namespace``, by default one of this process's own
+    (``episodes_<process id>``): another run on the same machine and ROS domain would otherwise
+    take this run's actions for its own, and the other way round.
     """
+    namespace = namespace or f'episodes_{os.getpid()}'
     results = []
     for index, (layout_seed, family, goal, expert) in enumerate(episode_tasks(count, seed)):
         steps = run_loop(params_file, log_level=log_level,
                          overrides={**(overrides or {}), 'seed': layout_seed, 'goal': goal},
                          max_steps=expert + SLACK_STEPS, on_step=on_step, raise_on_interrupt=True,
-                         arm=arm)
+                         arm=arm, namespace=namespace)
         reached = bool(steps and steps[-1].scene and steps[-1].scene.get('satisfied'))
         result = EpisodeResult(index, layout_seed, family, goal, expert, len(steps), reached)
         results.append(result)
