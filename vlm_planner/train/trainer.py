@@ -331,7 +331,7 @@ class _Run:
             examples += [(index, kind) for kind in kinds]
             if self.config.describe_scene and record.get('scene'):
                 examples.append((index, SCENE))
-        if self.config.describe_scene and len(examples) == len(self.train_store) * len(kinds):
+        if self.config.describe_scene and not any(kind == SCENE for _, kind in examples):
             raise ConfigError(
                 "--describe-scene: no training decision point has a scene description. Give "
                 "data written by vlm-planner generate, add 'scene' to your annotations' decision "
